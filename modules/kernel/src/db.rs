@@ -1,0 +1,244 @@
+//! Tenant-scoped database access.
+//!
+//! Every transaction is opened for one scope, a tenant or the platform, and
+//! on PostgreSQL it sets `app.tenant_id` with `set_config(.., true)`: local
+//! to that transaction, so a pooled connection never carries one request's
+//! tenant into the next. Row-level security on every tenant-owned table
+//! reads that setting and returns nothing when it is missing (fail closed).
+//!
+//! On SQLite this layer is the only wall, so queries on tenant-owned tables
+//! go through [`ScopedTx::select`], [`ScopedTx::update`] and
+//! [`ScopedTx::delete`], which add the tenant filter themselves, and inserts
+//! through [`ScopedTx::insert`], which sets the tenant column. A tidy test
+//! in the server crate refuses module code that calls `Entity::find()` or
+//! its siblings on a tenant table directly.
+//!
+//! SQLite allows one writer at a time; concurrent write transactions would
+//! otherwise fail with "database is locked". Write transactions therefore
+//! take a process-wide lock on SQLite before they begin. (Running several
+//! server processes on one SQLite file is not supported; PostgreSQL is the
+//! multi-process backend.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait,
+    Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, Select, SqlxSqliteConnector, Statement, TransactionTrait,
+    UpdateMany, DeleteMany,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::{ApiError, TenantId};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The pool, and on SQLite the writers' lock.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    backend: Backend,
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish()
+    }
+}
+
+impl Db {
+    /// Connects to `sqlite:…` or `postgres://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
+        if url.starts_with("sqlite:") {
+            let opts: SqliteConnectOptions = url
+                .parse()
+                .map_err(|e| DbErr::Custom(format!("bad SQLite URL: {e}")))?;
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let mut opts = opts
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if !in_memory {
+                opts = opts.journal_mode(SqliteJournalMode::Wal);
+            }
+            // An in-memory database lives and dies with its one connection.
+            let max = if in_memory { 1 } else { max_connections.max(2) };
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(if in_memory { 1 } else { 0 })
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(opts)
+                .await
+                .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
+            let conn = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+            Ok(Db::from_connection(conn))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(max_connections)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            let conn = Database::connect(opts).await?;
+            Ok(Db::from_connection(conn))
+        } else {
+            Err(DbErr::Custom(
+                "the database URL must start with sqlite: or postgres://".into(),
+            ))
+        }
+    }
+
+    pub fn from_connection(conn: DatabaseConnection) -> Db {
+        let backend = match conn.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        };
+        Db {
+            conn,
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The raw pool, for migrations, health checks and the platform tables
+    /// that no tenant owns. Never use it for a tenant-owned table.
+    pub fn raw(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// A read transaction in one tenant's scope.
+    pub async fn read(&self, tenant: TenantId) -> Result<ScopedTx, ApiError> {
+        self.begin(tenant, false).await
+    }
+
+    /// A write transaction in one tenant's scope.
+    pub async fn write(&self, tenant: TenantId) -> Result<ScopedTx, ApiError> {
+        self.begin(tenant, true).await
+    }
+
+    async fn begin(&self, tenant: TenantId, write: bool) -> Result<ScopedTx, ApiError> {
+        let guard = if write && self.backend == Backend::Sqlite {
+            Some(self.write_lock.clone().lock_owned().await)
+        } else {
+            None
+        };
+        let tx = self.conn.begin().await?;
+        let scoped = ScopedTx {
+            tx,
+            tenant,
+            backend: self.backend,
+            _guard: guard,
+        };
+        scoped.apply_scope().await?;
+        Ok(scoped)
+    }
+
+    /// Whether the database answers; for `/readyz`.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+}
+
+/// A transaction bound to one tenant (or the platform scope).
+pub struct ScopedTx {
+    tx: DatabaseTransaction,
+    tenant: TenantId,
+    backend: Backend,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+/// A table that a tenant owns: it names its tenant column so that the scope
+/// can be applied without the caller remembering to.
+pub trait TenantScoped: EntityTrait {
+    fn tenant_column() -> Self::Column;
+}
+
+impl ScopedTx {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Moves this transaction to another tenant's scope. Only onboarding,
+    /// which creates a tenant and its first rows in one transaction, and the
+    /// audit log, which also writes the platform chain, need this.
+    pub async fn switch_tenant(&mut self, tenant: TenantId) -> Result<(), ApiError> {
+        self.tenant = tenant;
+        self.apply_scope().await
+    }
+
+    async fn apply_scope(&self) -> Result<(), ApiError> {
+        if self.backend == Backend::Postgres {
+            self.tx
+                .execute(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT set_config('app.tenant_id', $1, true)",
+                    [self.tenant.0.to_string().into()],
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `SELECT … WHERE tenant_id = <this tenant>`.
+    pub fn select<E: TenantScoped>(&self) -> Select<E> {
+        E::find().filter(E::tenant_column().eq(self.tenant.0))
+    }
+
+    /// `UPDATE … WHERE tenant_id = <this tenant>`.
+    pub fn update<E: TenantScoped>(&self) -> UpdateMany<E> {
+        E::update_many().filter(E::tenant_column().eq(self.tenant.0))
+    }
+
+    /// `DELETE … WHERE tenant_id = <this tenant> AND <condition>`.
+    pub fn delete<E: TenantScoped>(&self, condition: impl IntoCondition) -> DeleteMany<E> {
+        E::delete_many()
+            .filter(E::tenant_column().eq(self.tenant.0))
+            .filter(condition)
+    }
+
+    /// Inserts a row into this tenant, whatever tenant the model carried.
+    pub async fn insert<E, A>(&self, mut model: A) -> Result<E::Model, ApiError>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        model.set(E::tenant_column(), self.tenant.0.into());
+        Ok(model.insert(&self.tx).await?)
+    }
+
+    /// The transaction, to execute the scoped statements built above and
+    /// platform-table statements.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), ApiError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Whether a database error is a unique-constraint violation, so that a
+/// service can turn it into CONFLICT (about its own tenant's data only).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    let text = err.to_string();
+    text.contains("UNIQUE constraint failed")
+        || text.contains("duplicate key value violates unique constraint")
+}
