@@ -1,1 +1,13 @@
-//! placeholder
+//! The Shouhu server: wiring only. It assembles the modules' services and
+//! GraphQL parts into one schema, serves it over HTTP with limits, request
+//! ids, authentication, logs and metrics, and offers the command line.
+
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod schema;
+
+pub use app::{App, AppConfig, Limits};

@@ -1,0 +1,400 @@
+//! HTTP: the GraphQL endpoint with its limits, GraphiQL, health, readiness
+//! and metrics.
+//!
+//! The GraphQL endpoint is written here rather than taken from
+//! async-graphql-poem because it must do things that one does not: refuse
+//! batches above a size, refuse bodies above a size before parsing them,
+//! count aliases, refuse a mutation over GET with 405, authenticate from the
+//! `Authorization` header only, give every error a code from the closed
+//! set, audit permission denials, and log one line per request.
+
+use std::time::Instant;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{BatchRequest, BatchResponse, Positioned, ServerError, Value};
+use poem::http::{header, Method, StatusCode};
+use poem::web::{Data, Html};
+use poem::{
+    get, handler, Body, EndpointExt, IntoResponse, Request, Response, Route,
+};
+use serde_json::json;
+use shouhu_audit::{Actor, AuditEntry, Outcome};
+use shouhu_kernel::{ErrorCode, RequestCtx};
+
+use crate::app::App;
+
+/// The routes of a server.
+pub fn routes(app: App) -> impl poem::Endpoint {
+    Route::new()
+        .at("/", get(graphiql))
+        .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics))
+        .data(app)
+}
+
+#[handler]
+fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+#[handler]
+async fn readyz(Data(app): Data<&App>) -> Response {
+    if app.services.db.ping().await {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    }
+}
+
+#[handler]
+fn metrics(Data(app): Data<&App>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(app.metrics.render())
+}
+
+/// A request id from the caller when it is short and plain, else a new one.
+fn request_id(req: &Request) -> String {
+    req.header("x-request-id")
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn error_body(code: ErrorCode, message: &str) -> serde_json::Value {
+    json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
+}
+
+fn refuse(status: StatusCode, code: ErrorCode, message: &str, request_id: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("x-request-id", request_id)
+        .content_type("application/json")
+        .body(error_body(code, message).to_string())
+}
+
+#[handler]
+async fn graphql_get(req: &Request, Data(app): Data<&App>) -> Response {
+    let wants_html = req
+        .header(header::ACCEPT)
+        .is_some_and(|a| a.contains("text/html"));
+    let query = req.uri().query().unwrap_or("");
+    if wants_html && query.is_empty() {
+        return graphiql_page();
+    }
+    let rid = request_id(req);
+    let gql: async_graphql::Request = match async_graphql::http::parse_query_string(query) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                &format!("bad query string: {e}"),
+                &rid,
+            )
+        }
+    };
+    execute(req, app, BatchRequest::Single(gql), rid, Method::GET).await
+}
+
+fn graphiql_page() -> Response {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+}
+
+#[handler]
+async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Response {
+    let rid = request_id(req);
+    let bytes = match body.into_bytes_limit(app.limits.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::LimitExceeded,
+                &format!(
+                    "the request body is larger than {} bytes",
+                    app.limits.max_body_bytes
+                ),
+                &rid,
+            )
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                &format!("the body is not a GraphQL request: {e}"),
+                &rid,
+            )
+        }
+    };
+    execute(req, app, batch, rid, Method::POST).await
+}
+
+/// Counts the aliased fields of a document, fragments included once each.
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn walk(set: &Positioned<SelectionSet>) -> usize {
+        set.node
+            .items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => {
+                    usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set)
+                }
+                Selection::InlineFragment(i) => walk(&i.node.selection_set),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let ops: usize = match &doc.operations {
+        DocumentOperations::Single(op) => walk(&op.node.selection_set),
+        DocumentOperations::Multiple(ops) => ops.values().map(|op| walk(&op.node.selection_set)).sum(),
+    };
+    ops + doc
+        .fragments
+        .values()
+        .map(|f| walk(&f.node.selection_set))
+        .sum::<usize>()
+}
+
+/// The operation a request would run, if the document names one.
+fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(ops), None) => {
+            // Without a name, several operations cannot run; report any
+            // mutation so that GET refuses it.
+            ops.values()
+                .find(|op| op.node.ty != OperationType::Query)
+                .or_else(|| ops.values().next())
+                .map(|op| op.node.ty)
+        }
+    }
+}
+
+async fn execute(
+    req: &Request,
+    app: &App,
+    batch: BatchRequest,
+    rid: String,
+    method: Method,
+) -> Response {
+    let started = Instant::now();
+    let requests = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs,
+    };
+    let batched = requests.len() != 1;
+    if requests.is_empty() || requests.len() > app.limits.max_batch {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::LimitExceeded,
+            &format!(
+                "a batch holds between 1 and {} operations",
+                app.limits.max_batch
+            ),
+            &rid,
+        );
+    }
+    // Static checks before anything runs.
+    let mut names = Vec::with_capacity(requests.len());
+    for r in &requests {
+        names.push(r.operation_name.clone().unwrap_or_else(|| "anonymous".into()));
+        let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
+            continue; // The executor reports the syntax error with a code.
+        };
+        if count_aliases(&doc) > app.limits.max_aliases {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::LimitExceeded,
+                &format!("at most {} aliases per operation", app.limits.max_aliases),
+                &rid,
+            );
+        }
+        let ty = operation_type(&doc, r.operation_name.as_deref());
+        if method == Method::GET && ty.is_some_and(|t| t != OperationType::Query) {
+            let mut resp = refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::BadUserInput,
+                "mutations and subscriptions must be sent with POST",
+                &rid,
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return resp;
+        }
+    }
+    let mut ctx = RequestCtx::anonymous(rid.clone());
+    if let Some(credential) = bearer(req) {
+        match app.services.identity.authenticate(credential).await {
+            Ok(p) => ctx.principal = Some(std::sync::Arc::new(p)),
+            Err(e) => ctx.auth_error = Some(e),
+        }
+    }
+    let mut responses = Vec::with_capacity(requests.len());
+    for r in requests {
+        let mut resp = app.schema.execute(r.data(ctx.clone())).await;
+        for err in &mut resp.errors {
+            classify(err);
+        }
+        responses.push(resp);
+    }
+    audit_denials(app, &ctx, &responses, &names).await;
+    let outcome = responses
+        .iter()
+        .flat_map(|r| r.errors.iter())
+        .find_map(|e| code_of(e).map(str::to_owned))
+        .unwrap_or_else(|| "ok".to_owned());
+    let elapsed = started.elapsed();
+    app.metrics.observe(&outcome, elapsed.as_secs_f64());
+    let tenant = ctx
+        .principal
+        .as_ref()
+        .map(|p| p.tenant.to_string())
+        .unwrap_or_else(|| "-".into());
+    let actor = ctx
+        .principal
+        .as_ref()
+        .map(|p| format!("{}:{}", p.actor_kind.as_str(), p.actor_id))
+        .unwrap_or_else(|| "anonymous".into());
+    tracing::info!(
+        request_id = %rid,
+        tenant = %tenant,
+        actor = %actor,
+        operation = %names.join(","),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        outcome = %outcome,
+        "graphql request"
+    );
+    let body = if batched {
+        serde_json::to_string(&BatchResponse::Batch(responses))
+    } else {
+        serde_json::to_string(&responses.remove(0))
+    };
+    match body {
+        Ok(body) => Response::builder()
+            .header("x-request-id", rid.as_str())
+            .content_type("application/json")
+            .body(body),
+        Err(_) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error",
+            &rid,
+        ),
+    }
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    req.header(header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn code_of(err: &ServerError) -> Option<&str> {
+    match err.extensions.as_ref()?.get("code")? {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// Gives an error that left the executor without a code (a syntax error, a
+/// validation error, a limit of the executor) one from the closed set.
+fn classify(err: &mut ServerError) {
+    if code_of(err).is_some() {
+        return;
+    }
+    let code = if err.message.contains("nested too deep")
+        || err.message.contains("too complex")
+        || err.message.contains("too many directives")
+        || err.message.contains("recursion")
+    {
+        ErrorCode::LimitExceeded
+    } else if err.path.is_empty() {
+        // Parse and validation errors carry locations but no path.
+        ErrorCode::BadUserInput
+    } else {
+        ErrorCode::Internal
+    };
+    if code == ErrorCode::Internal {
+        tracing::error!(error.detail = %err.message, "uncoded resolver error");
+        err.message = "internal error".into();
+    }
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code.as_str());
+}
+
+/// Records each FORBIDDEN answer in the caller's district's audit log.
+async fn audit_denials(
+    app: &App,
+    ctx: &RequestCtx,
+    responses: &[async_graphql::Response],
+    names: &[String],
+) {
+    let Some(who) = &ctx.principal else { return };
+    for (resp, name) in responses.iter().zip(names) {
+        for err in &resp.errors {
+            if code_of(err) != Some(ErrorCode::Forbidden.as_str()) {
+                continue;
+            }
+            let permission = match err.extensions.as_ref().and_then(|e| e.get("permission")) {
+                Some(Value::String(p)) => p.clone(),
+                _ => "unknown".into(),
+            };
+            let entry = AuditEntry::ok("permission.denied", "permission", &permission)
+                .with_outcome(Outcome::Denied)
+                .with_detail(json!({ "operation": name }));
+            let actor = Actor::of(who, &ctx.request_id);
+            if let Err(e) = app.services.audit.append_now(who.tenant, &actor, entry).await {
+                tracing::error!(error.code = %e.code, "could not audit a denial");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_everywhere() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: me { id } b: me { x: id } ...F } fragment F on QueryRoot { c: me { id } }",
+        )
+        .unwrap();
+        assert_eq!(count_aliases(&doc), 4);
+    }
+
+    #[test]
+    fn mutations_are_recognised() {
+        let doc = async_graphql::parser::parse_query("mutation { logout }").unwrap();
+        assert_eq!(operation_type(&doc, None), Some(OperationType::Mutation));
+        let doc = async_graphql::parser::parse_query(
+            "query A { me { id } } mutation B { logout }",
+        )
+        .unwrap();
+        assert_eq!(operation_type(&doc, Some("A")), Some(OperationType::Query));
+        assert_eq!(operation_type(&doc, Some("B")), Some(OperationType::Mutation));
+        assert_eq!(operation_type(&doc, None), Some(OperationType::Mutation));
+    }
+}

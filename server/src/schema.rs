@@ -1,0 +1,37 @@
+//! The GraphQL schema: each module contributes its query and mutation
+//! parts; limits on depth and complexity are set here (aliases, batch size
+//! and body size are enforced in `http`).
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use shouhu_audit::AuditQuery;
+use shouhu_identity::{IdentityMutation, IdentityQuery};
+use shouhu_tenancy::{TenancyMutation, TenancyQuery};
+
+use crate::app::{Limits, Services};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(IdentityQuery, TenancyQuery, AuditQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(IdentityMutation, TenancyMutation);
+
+pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .limit_directives(limits.max_directives)
+        .data(services.audit.clone())
+        .data(services.tenancy.clone())
+        .data(services.identity.clone())
+        .finish()
+}
+
+/// The schema in SDL, for clients and docs.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .finish()
+        .sdl()
+}
