@@ -187,3 +187,7 @@ pub fn check_against(source: &DivisionSource) -> Result<bool, ApiError> {
         .collect();
     Ok(district.streets == embedded)
 }
+
+/// How many built-in roles the catalogue has; the demo has an account for
+/// each (the operator's is made separately).
+pub const BUILTIN_ROLE_COUNT: usize = BUILTIN_ROLES.len();
