@@ -1,0 +1,287 @@
+//! Sign-in, lockout, sign-out, API keys and custom roles, over HTTP.
+
+use serde_json::json;
+use shouhu_e2e::{TestServer, DEMO_PASSWORD};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn street_officer_reads_me_and_their_street() {
+    for s in TestServer::all().await {
+        let t = s.login("wuzhong", "changqiao").await;
+        let a = s
+            .gql(
+                Some(&t),
+                "{ me { kind roles permissions user { username } tenant { name code } \
+                 orgUnit { name code } } \
+                 orgUnits(first: 50) { edges { node { code name path kind } } } }",
+                json!({}),
+            )
+            .await;
+        let d = a.data();
+        assert_eq!(d["me"]["tenant"]["name"], "吴中区");
+        assert_eq!(d["me"]["orgUnit"]["name"], "长桥街道");
+        assert_eq!(d["me"]["roles"], json!(["street_officer"]));
+        assert!(d["me"]["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("orgunit:read")));
+        let edges = d["orgUnits"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 4, "the street and its three communities");
+        assert!(edges
+            .iter()
+            .all(|e| e["node"]["path"].as_str().unwrap().starts_with("/320506/320506001/")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failures_lock_for_fifteen_minutes() {
+    for s in TestServer::all().await {
+        for i in 1..=5 {
+            let a = s.try_login("wuzhong", "yuexi", "wrong password").await.unwrap_err();
+            assert_eq!(a.code(), "UNAUTHENTICATED");
+            let locked = a.body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("locked");
+            assert_eq!(locked, i == 5, "attempt {i}: {}", a.body);
+        }
+        // Even the right password is refused while locked.
+        let a = s.try_login("wuzhong", "yuexi", DEMO_PASSWORD).await.unwrap_err();
+        assert!(a.body.to_string().contains("locked"));
+        s.clock.advance_minutes(14);
+        assert!(s.try_login("wuzhong", "yuexi", DEMO_PASSWORD).await.is_err());
+        s.clock.advance_minutes(2);
+        s.try_login("wuzhong", "yuexi", DEMO_PASSWORD)
+            .await
+            .expect("unlocked after 15 minutes");
+        // Failures spread beyond the window do not lock.
+        for _ in 0..4 {
+            let _ = s.try_login("wuzhong", "yuexi", "wrong").await;
+            s.clock.advance_minutes(5);
+        }
+        let _ = s.try_login("wuzhong", "yuexi", "wrong").await;
+        s.try_login("wuzhong", "yuexi", DEMO_PASSWORD)
+            .await
+            .expect("not locked: failures spread over 20 minutes");
+        // Every attempt is in the audit log.
+        let admin = s.login("wuzhong", "admin").await;
+        let log = s
+            .gql(
+                Some(&admin),
+                "{ auditLog(first: 200, action: \"auth.login\") { edges { node { outcome } } } }",
+                json!({}),
+            )
+            .await;
+        let failed = log.data()["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["node"]["outcome"] == "failed")
+            .count();
+        assert!(failed >= 12, "{} failed sign-ins audited", failed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_revokes_and_tokens_expire() {
+    for s in TestServer::all().await {
+        let t = s.login("wuzhong", "centre").await;
+        assert_eq!(s.gql(Some(&t), "{ me { id } }", json!({})).await.code(), "OK");
+        assert_eq!(s.gql(Some(&t), "mutation { logout }", json!({})).await.code(), "OK");
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+        let t = s.login("wuzhong", "centre").await;
+        s.clock.advance_minutes(8 * 60 + 1);
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            s.gql(Some("garbage"), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_shown_once_scoped_and_revocable() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let street = s.unit_id("wuzhong", "320506001").await;
+        let expires = "2027-01-20T00:00:00Z";
+        let a = s
+            .gql(
+                Some(&admin),
+                "mutation($u: ID, $e: DateTime) { createApiKey(input: { name: \"ledger sync\", \
+                 role: \"street_officer\", orgUnitId: $u, expiresAt: $e }) \
+                 { secret apiKey { id role } } }",
+                json!({ "u": street, "e": expires }),
+            )
+            .await;
+        let secret = a.data()["createApiKey"]["secret"].as_str().unwrap().to_owned();
+        let id = a.data()["createApiKey"]["apiKey"]["id"].clone();
+        assert!(secret.starts_with("shk_"));
+        let me = s
+            .gql(
+                Some(&secret),
+                "{ me { kind roles } orgUnits(first: 50) { edges { node { code } } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(me.data()["me"]["kind"], "api_key");
+        assert_eq!(me.data()["orgUnits"]["edges"].as_array().unwrap().len(), 4);
+        // The list never shows the secret again.
+        let list = s.gql(Some(&admin), "{ apiKeys { id name role } }", json!({})).await;
+        assert!(!list.body.to_string().contains(&secret[40..]));
+        // A wrong secret for a real key id fails.
+        let forged = format!("{}x", &secret[..secret.len() - 1]);
+        assert_eq!(
+            s.gql(Some(&forged), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            s.gql(Some(&admin), "mutation($id: ID!) { revokeApiKey(id: $id) }", json!({ "id": id }))
+                .await
+                .code(),
+            "OK"
+        );
+        assert_eq!(
+            s.gql(Some(&secret), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+        // Expiry.
+        let a = s
+            .gql(
+                Some(&admin),
+                "mutation($e: DateTime) { createApiKey(input: { name: \"short\", \
+                 role: \"evaluator\", expiresAt: $e }) { secret } }",
+                json!({ "e": expires }),
+            )
+            .await;
+        let short = a.data()["createApiKey"]["secret"].as_str().unwrap().to_owned();
+        assert_eq!(s.gql(Some(&short), "{ me { id } }", json!({})).await.code(), "OK");
+        s.clock.advance_minutes(60 * 24 * 400);
+        assert_eq!(
+            s.gql(Some(&short), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_roles_take_effect_without_restart() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let a = s
+            .gql(
+                Some(&admin),
+                "mutation { createRole(input: { name: \"grid_viewer\", label: \"网格查看\", \
+                 permissions: [\"orgunit:read\", \"user:read\"] }) { name permissions } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            a.data()["createRole"]["permissions"],
+            json!(["orgunit:read", "user:read"])
+        );
+        s.gql(
+            Some(&admin),
+            "mutation { createUser(input: { username: \"viewer\", displayName: \"查看员\", \
+             password: \"a long password\", roles: [\"grid_viewer\"] }) { id } }",
+            json!({}),
+        )
+        .await
+        .data();
+        let t = s
+            .try_login("wuzhong", "viewer", "a long password")
+            .await
+            .expect("the new user signs in");
+        assert_eq!(
+            s.gql(Some(&t), "{ users(first: 1) { edges { node { id } } } }", json!({}))
+                .await
+                .code(),
+            "OK"
+        );
+        assert_eq!(s.gql(Some(&t), "{ roles { name } }", json!({})).await.code(), "FORBIDDEN");
+        // The role is the district's own: 虎丘区 has no such role.
+        let other = s.login("huqiu", "admin").await;
+        let roles = s.gql(Some(&other), "{ roles { name } }", json!({})).await;
+        assert!(!roles.body.to_string().contains("grid_viewer"));
+        // Bad input names the field.
+        for (perms, field) in [
+            (json!(["minor:fly"]), "input.permissions"),
+            (json!(["tenant:manage"]), "input.permissions"),
+        ] {
+            let a = s
+                .gql(
+                    Some(&admin),
+                    "mutation($p: [String!]!) { createRole(input: { name: \"bad_role\", \
+                     label: \"x\", permissions: $p }) { name } }",
+                    json!({ "p": perms }),
+                )
+                .await;
+            assert_eq!(a.code(), "BAD_USER_INPUT");
+            assert_eq!(a.field().as_deref(), Some(field));
+        }
+        let a = s
+            .gql(
+                Some(&admin),
+                "mutation { createRole(input: { name: \"street_officer\", label: \"x\", \
+                 permissions: [\"stats:read\"] }) { name } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(a.code(), "BAD_USER_INPUT");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_input_errors_carry_codes_and_fields() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let create = "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }";
+        let cases = [
+            (json!({ "username": "X", "displayName": "x", "password": "a long password",
+                     "roles": ["evaluator"] }), "BAD_USER_INPUT", "input.username"),
+            (json!({ "username": "short.pw", "displayName": "x", "password": "short",
+                     "roles": ["evaluator"] }), "BAD_USER_INPUT", "input.password"),
+            (json!({ "username": "norole", "displayName": "x", "password": "a long password",
+                     "roles": ["astronaut"] }), "BAD_USER_INPUT", "input.roles"),
+            (json!({ "username": "changqiao", "displayName": "x",
+                     "password": "a long password", "roles": ["evaluator"] }),
+             "CONFLICT", "input.username"),
+        ];
+        for (input, code, field) in cases {
+            let a = s.gql(Some(&admin), create, json!({ "i": input })).await;
+            assert_eq!(a.code(), code, "{}", a.body);
+            assert_eq!(a.field().as_deref(), Some(field), "{}", a.body);
+        }
+        // A display name with a middle dot and a rare character is fine.
+        s.gql(
+            Some(&admin),
+            create,
+            json!({ "i": { "username": "aili", "displayName": "艾力·买买提𠮷",
+                           "password": "a long password", "roles": ["evaluator"] } }),
+        )
+        .await
+        .data();
+        let op = s.login("platform", "operator").await;
+        let onboard = "mutation($c: String!) { createTenant(input: { code: $c, name: \"x\" }) \
+                       { id } }";
+        for (code, expected) in [
+            ("320500", "BAD_USER_INPUT"),
+            ("32050", "BAD_USER_INPUT"),
+            ("320505", "CONFLICT"),
+        ] {
+            let a = s.gql(Some(&op), onboard, json!({ "c": code })).await;
+            assert_eq!(a.code(), expected, "{code}: {}", a.body);
+            assert_eq!(a.field().as_deref(), Some("input.code"));
+        }
+        if shouhu_e2e::divisions_dir().is_some() {
+            let a = s.gql(Some(&op), onboard, json!({ "c": "320599" })).await;
+            assert_eq!(a.code(), "BAD_USER_INPUT");
+            assert!(a.body.to_string().contains("not in the division files"));
+        }
+    }
+}
