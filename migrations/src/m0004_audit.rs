@@ -78,7 +78,11 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         sql::drop_tables(manager, &["audit_heads", "audit_log"]).await?;
         if sql::is_postgres(manager) {
-            sql::run(manager, &["DROP FUNCTION IF EXISTS audit_log_append_only()"]).await?;
+            sql::run(
+                manager,
+                &["DROP FUNCTION IF EXISTS audit_log_append_only()"],
+            )
+            .await?;
         }
         Ok(())
     }

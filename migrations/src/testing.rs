@@ -64,10 +64,7 @@ fn replace_database(url: &str, db: &str) -> String {
 
 fn with_user(url: &str, user: &str) -> String {
     // postgres://user@host… or postgres://host…
-    let rest = url
-        .split_once("://")
-        .map(|(_, r)| r)
-        .unwrap_or(url);
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let host = rest.split_once('@').map(|(_, h)| h).unwrap_or(rest);
     format!("postgres://{user}@{host}")
 }
@@ -149,7 +146,9 @@ impl TestDatabase {
 
     /// A connection as the database owner (see `owner_url`).
     pub async fn owner(&self) -> DatabaseConnection {
-        Database::connect(&self.owner_url).await.expect("connect owner")
+        Database::connect(&self.owner_url)
+            .await
+            .expect("connect owner")
     }
 }
 

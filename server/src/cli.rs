@@ -19,7 +19,11 @@ use crate::error::ServerError;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://shouhu.db?mode=rwc";
 
 #[derive(Parser, Debug)]
-#[command(name = "shouhu", version, about = "Shouhu (守护): protection of minors, per district")]
+#[command(
+    name = "shouhu",
+    version,
+    about = "Shouhu (守护): protection of minors, per district"
+)]
 pub struct Cli {
     /// sqlite://FILE?mode=rwc (the default) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]

@@ -17,9 +17,7 @@ use async_graphql::parser::types::{
 use async_graphql::{BatchRequest, BatchResponse, Positioned, ServerError, Value};
 use poem::http::{header, Method, StatusCode};
 use poem::web::{Data, Html};
-use poem::{
-    get, handler, Body, EndpointExt, IntoResponse, Request, Response, Route,
-};
+use poem::{get, handler, Body, EndpointExt, IntoResponse, Request, Response, Route};
 use serde_json::json;
 use shouhu_audit::{Actor, AuditEntry, Outcome};
 use shouhu_kernel::{ErrorCode, RequestCtx};
@@ -69,7 +67,8 @@ fn request_id(req: &Request) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 64
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
@@ -163,7 +162,9 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
     }
     let ops: usize = match &doc.operations {
         DocumentOperations::Single(op) => walk(&op.node.selection_set),
-        DocumentOperations::Multiple(ops) => ops.values().map(|op| walk(&op.node.selection_set)).sum(),
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| walk(&op.node.selection_set)).sum()
+        }
     };
     ops + doc
         .fragments
@@ -176,9 +177,7 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
 fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name).map(|op| op.node.ty)
-        }
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(ops), None) => {
             // Without a name, several operations cannot run; report any
             // mutation so that GET refuses it.
@@ -217,7 +216,11 @@ async fn execute(
     // Static checks before anything runs.
     let mut names = Vec::with_capacity(requests.len());
     for r in &requests {
-        names.push(r.operation_name.clone().unwrap_or_else(|| "anonymous".into()));
+        names.push(
+            r.operation_name
+                .clone()
+                .unwrap_or_else(|| "anonymous".into()),
+        );
         let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
             continue; // The executor reports the syntax error with a code.
         };
@@ -365,7 +368,12 @@ async fn audit_denials(
                 .with_outcome(Outcome::Denied)
                 .with_detail(json!({ "operation": name }));
             let actor = Actor::of(who, &ctx.request_id);
-            if let Err(e) = app.services.audit.append_now(who.tenant, &actor, entry).await {
+            if let Err(e) = app
+                .services
+                .audit
+                .append_now(who.tenant, &actor, entry)
+                .await
+            {
                 tracing::error!(error.code = %e.code, "could not audit a denial");
             }
         }
@@ -389,12 +397,13 @@ mod tests {
     fn mutations_are_recognised() {
         let doc = async_graphql::parser::parse_query("mutation { logout }").unwrap();
         assert_eq!(operation_type(&doc, None), Some(OperationType::Mutation));
-        let doc = async_graphql::parser::parse_query(
-            "query A { me { id } } mutation B { logout }",
-        )
-        .unwrap();
+        let doc = async_graphql::parser::parse_query("query A { me { id } } mutation B { logout }")
+            .unwrap();
         assert_eq!(operation_type(&doc, Some("A")), Some(OperationType::Query));
-        assert_eq!(operation_type(&doc, Some("B")), Some(OperationType::Mutation));
+        assert_eq!(
+            operation_type(&doc, Some("B")),
+            Some(OperationType::Mutation)
+        );
         assert_eq!(operation_type(&doc, None), Some(OperationType::Mutation));
     }
 }

@@ -18,20 +18,28 @@ pub struct MutationRoot(IdentityMutation, TenancyMutation);
 pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_recursive_depth)
-        .limit_directives(limits.max_directives)
-        .data(services.audit.clone())
-        .data(services.tenancy.clone())
-        .data(services.identity.clone())
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(limits.max_recursive_depth)
+    .limit_directives(limits.max_directives)
+    .data(services.audit.clone())
+    .data(services.tenancy.clone())
+    .data(services.identity.clone())
+    .finish()
 }
 
 /// The schema in SDL, for clients and docs.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
 }

@@ -169,8 +169,11 @@ impl TestServer {
 
     /// Sends one GraphQL request over POST.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
-        self.post_raw(token, &json!({ "query": query, "variables": variables }).to_string())
-            .await
+        self.post_raw(
+            token,
+            &json!({ "query": query, "variables": variables }).to_string(),
+        )
+        .await
     }
 
     pub async fn post_raw(&self, token: Option<&str>, body: &str) -> Answer {
@@ -194,7 +197,10 @@ impl TestServer {
             req = req.bearer_auth(token);
         }
         let resp = req.send().await.expect("request");
-        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
     }
 
     /// Signs in with the demo password and returns the token.

@@ -20,9 +20,13 @@ async fn changes_and_denials_are_chained_and_tampering_is_found() {
         let admin = s.login("wuzhong", "admin").await;
         let officer = s.login("wuzhong", "changqiao").await;
         assert_eq!(
-            s.gql(Some(&officer), "{ users { edges { node { id } } } }", json!({}))
-                .await
-                .code(),
+            s.gql(
+                Some(&officer),
+                "{ users { edges { node { id } } } }",
+                json!({})
+            )
+            .await
+            .code(),
             "FORBIDDEN"
         );
         let log = s
@@ -34,7 +38,12 @@ async fn changes_and_denials_are_chained_and_tampering_is_found() {
             )
             .await;
         let text = log.data().to_string();
-        for action in ["tenant.onboard", "orgunit.create", "user.create", "auth.login"] {
+        for action in [
+            "tenant.onboard",
+            "orgunit.create",
+            "user.create",
+            "auth.login",
+        ] {
             assert!(text.contains(action), "{action} missing from the log");
         }
         assert!(text.contains("permission.denied"));
@@ -42,7 +51,11 @@ async fn changes_and_denials_are_chained_and_tampering_is_found() {
         // The other district's log holds none of this district's entries.
         let other = s.login("huqiu", "admin").await;
         let theirs = s
-            .gql(Some(&other), "{ auditLog(first: 200) { edges { node { action } } } }", json!({}))
+            .gql(
+                Some(&other),
+                "{ auditLog(first: 200) { edges { node { action } } } }",
+                json!({}),
+            )
             .await;
         assert!(!theirs.data().to_string().contains("permission.denied"));
 
@@ -67,7 +80,10 @@ async fn changes_and_denials_are_chained_and_tampering_is_found() {
         let owner = s.db.owner().await;
         let disable = match s.kind() {
             "postgres" => vec!["ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"],
-            _ => vec!["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"],
+            _ => vec![
+                "DROP TRIGGER audit_log_no_update",
+                "DROP TRIGGER audit_log_no_delete",
+            ],
         };
         // The append-only trigger refuses first.
         assert!(owner
@@ -78,7 +94,10 @@ async fn changes_and_denials_are_chained_and_tampering_is_found() {
             .await
             .is_err());
         for stmt in disable {
-            owner.execute(Statement::from_string(backend, stmt)).await.unwrap();
+            owner
+                .execute(Statement::from_string(backend, stmt))
+                .await
+                .unwrap();
         }
         owner
             .execute(Statement::from_string(

@@ -26,9 +26,10 @@ async fn street_officer_reads_me_and_their_street() {
             .contains(&json!("orgunit:read")));
         let edges = d["orgUnits"]["edges"].as_array().unwrap();
         assert_eq!(edges.len(), 4, "the street and its three communities");
-        assert!(edges
-            .iter()
-            .all(|e| e["node"]["path"].as_str().unwrap().starts_with("/320506/320506001/")));
+        assert!(edges.iter().all(|e| e["node"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/320506/320506001/")));
     }
 }
 
@@ -36,7 +37,10 @@ async fn street_officer_reads_me_and_their_street() {
 async fn five_failures_lock_for_fifteen_minutes() {
     for s in TestServer::all().await {
         for i in 1..=5 {
-            let a = s.try_login("wuzhong", "yuexi", "wrong password").await.unwrap_err();
+            let a = s
+                .try_login("wuzhong", "yuexi", "wrong password")
+                .await
+                .unwrap_err();
             assert_eq!(a.code(), "UNAUTHENTICATED");
             let locked = a.body["errors"][0]["message"]
                 .as_str()
@@ -45,10 +49,16 @@ async fn five_failures_lock_for_fifteen_minutes() {
             assert_eq!(locked, i == 5, "attempt {i}: {}", a.body);
         }
         // Even the right password is refused while locked.
-        let a = s.try_login("wuzhong", "yuexi", DEMO_PASSWORD).await.unwrap_err();
+        let a = s
+            .try_login("wuzhong", "yuexi", DEMO_PASSWORD)
+            .await
+            .unwrap_err();
         assert!(a.body.to_string().contains("locked"));
         s.clock.advance_minutes(14);
-        assert!(s.try_login("wuzhong", "yuexi", DEMO_PASSWORD).await.is_err());
+        assert!(s
+            .try_login("wuzhong", "yuexi", DEMO_PASSWORD)
+            .await
+            .is_err());
         s.clock.advance_minutes(2);
         s.try_login("wuzhong", "yuexi", DEMO_PASSWORD)
             .await
@@ -85,8 +95,16 @@ async fn five_failures_lock_for_fifteen_minutes() {
 async fn sign_out_revokes_and_tokens_expire() {
     for s in TestServer::all().await {
         let t = s.login("wuzhong", "centre").await;
-        assert_eq!(s.gql(Some(&t), "{ me { id } }", json!({})).await.code(), "OK");
-        assert_eq!(s.gql(Some(&t), "mutation { logout }", json!({})).await.code(), "OK");
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "OK"
+        );
+        assert_eq!(
+            s.gql(Some(&t), "mutation { logout }", json!({}))
+                .await
+                .code(),
+            "OK"
+        );
         assert_eq!(
             s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
             "UNAUTHENTICATED"
@@ -98,7 +116,9 @@ async fn sign_out_revokes_and_tokens_expire() {
             "UNAUTHENTICATED"
         );
         assert_eq!(
-            s.gql(Some("garbage"), "{ me { id } }", json!({})).await.code(),
+            s.gql(Some("garbage"), "{ me { id } }", json!({}))
+                .await
+                .code(),
             "UNAUTHENTICATED"
         );
     }
@@ -119,7 +139,10 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
                 json!({ "u": street, "e": expires }),
             )
             .await;
-        let secret = a.data()["createApiKey"]["secret"].as_str().unwrap().to_owned();
+        let secret = a.data()["createApiKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let id = a.data()["createApiKey"]["apiKey"]["id"].clone();
         assert!(secret.starts_with("shk_"));
         let me = s
@@ -132,22 +155,32 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         assert_eq!(me.data()["me"]["kind"], "api_key");
         assert_eq!(me.data()["orgUnits"]["edges"].as_array().unwrap().len(), 4);
         // The list never shows the secret again.
-        let list = s.gql(Some(&admin), "{ apiKeys { id name role } }", json!({})).await;
+        let list = s
+            .gql(Some(&admin), "{ apiKeys { id name role } }", json!({}))
+            .await;
         assert!(!list.body.to_string().contains(&secret[40..]));
         // A wrong secret for a real key id fails.
         let forged = format!("{}x", &secret[..secret.len() - 1]);
         assert_eq!(
-            s.gql(Some(&forged), "{ me { id } }", json!({})).await.code(),
+            s.gql(Some(&forged), "{ me { id } }", json!({}))
+                .await
+                .code(),
             "UNAUTHENTICATED"
         );
         assert_eq!(
-            s.gql(Some(&admin), "mutation($id: ID!) { revokeApiKey(id: $id) }", json!({ "id": id }))
-                .await
-                .code(),
+            s.gql(
+                Some(&admin),
+                "mutation($id: ID!) { revokeApiKey(id: $id) }",
+                json!({ "id": id })
+            )
+            .await
+            .code(),
             "OK"
         );
         assert_eq!(
-            s.gql(Some(&secret), "{ me { id } }", json!({})).await.code(),
+            s.gql(Some(&secret), "{ me { id } }", json!({}))
+                .await
+                .code(),
             "UNAUTHENTICATED"
         );
         // Expiry.
@@ -159,8 +192,14 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
                 json!({ "e": expires }),
             )
             .await;
-        let short = a.data()["createApiKey"]["secret"].as_str().unwrap().to_owned();
-        assert_eq!(s.gql(Some(&short), "{ me { id } }", json!({})).await.code(), "OK");
+        let short = a.data()["createApiKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            s.gql(Some(&short), "{ me { id } }", json!({})).await.code(),
+            "OK"
+        );
         s.clock.advance_minutes(60 * 24 * 400);
         assert_eq!(
             s.gql(Some(&short), "{ me { id } }", json!({})).await.code(),
@@ -198,12 +237,21 @@ async fn custom_roles_take_effect_without_restart() {
             .await
             .expect("the new user signs in");
         assert_eq!(
-            s.gql(Some(&t), "{ users(first: 1) { edges { node { id } } } }", json!({}))
-                .await
-                .code(),
+            s.gql(
+                Some(&t),
+                "{ users(first: 1) { edges { node { id } } } }",
+                json!({})
+            )
+            .await
+            .code(),
             "OK"
         );
-        assert_eq!(s.gql(Some(&t), "{ roles { name } }", json!({})).await.code(), "FORBIDDEN");
+        assert_eq!(
+            s.gql(Some(&t), "{ roles { name } }", json!({}))
+                .await
+                .code(),
+            "FORBIDDEN"
+        );
         // The role is the district's own: 虎丘区 has no such role.
         let other = s.login("huqiu", "admin").await;
         let roles = s.gql(Some(&other), "{ roles { name } }", json!({})).await;
@@ -242,15 +290,30 @@ async fn user_input_errors_carry_codes_and_fields() {
         let admin = s.login("wuzhong", "admin").await;
         let create = "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }";
         let cases = [
-            (json!({ "username": "X", "displayName": "x", "password": "a long password",
-                     "roles": ["evaluator"] }), "BAD_USER_INPUT", "input.username"),
-            (json!({ "username": "short.pw", "displayName": "x", "password": "short",
-                     "roles": ["evaluator"] }), "BAD_USER_INPUT", "input.password"),
-            (json!({ "username": "norole", "displayName": "x", "password": "a long password",
-                     "roles": ["astronaut"] }), "BAD_USER_INPUT", "input.roles"),
-            (json!({ "username": "changqiao", "displayName": "x",
+            (
+                json!({ "username": "X", "displayName": "x", "password": "a long password",
+                     "roles": ["evaluator"] }),
+                "BAD_USER_INPUT",
+                "input.username",
+            ),
+            (
+                json!({ "username": "short.pw", "displayName": "x", "password": "short",
+                     "roles": ["evaluator"] }),
+                "BAD_USER_INPUT",
+                "input.password",
+            ),
+            (
+                json!({ "username": "norole", "displayName": "x", "password": "a long password",
+                     "roles": ["astronaut"] }),
+                "BAD_USER_INPUT",
+                "input.roles",
+            ),
+            (
+                json!({ "username": "changqiao", "displayName": "x",
                      "password": "a long password", "roles": ["evaluator"] }),
-             "CONFLICT", "input.username"),
+                "CONFLICT",
+                "input.username",
+            ),
         ];
         for (input, code, field) in cases {
             let a = s.gql(Some(&admin), create, json!({ "i": input })).await;

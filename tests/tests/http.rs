@@ -12,7 +12,9 @@ async fn limits_hold_and_say_so() {
         let a = s.post_raw(Some(&t), &two.to_string()).await;
         assert_eq!(a.status, 200);
         assert_eq!(a.body.as_array().map(Vec::len), Some(2));
-        let many: Vec<_> = (0..11).map(|_| json!({ "query": "{ me { id } }" })).collect();
+        let many: Vec<_> = (0..11)
+            .map(|_| json!({ "query": "{ me { id } }" }))
+            .collect();
         let a = s.post_raw(Some(&t), &json!(many).to_string()).await;
         assert_eq!(a.code(), "LIMIT_EXCEEDED");
         // Depth.
@@ -45,14 +47,26 @@ async fn limits_hold_and_say_so() {
             .await;
         assert!(matches!(a.code().as_str(), "OK" | "LIMIT_EXCEEDED"));
         // Body size.
-        let big = format!("{{\"query\":\"{{ me {{ id }} }}\",\"x\":\"{}\"}}", "a".repeat(1 << 21));
+        let big = format!(
+            "{{\"query\":\"{{ me {{ id }} }}\",\"x\":\"{}\"}}",
+            "a".repeat(1 << 21)
+        );
         let a = s.post_raw(Some(&t), &big).await;
         assert_eq!(a.status, 413);
         assert_eq!(a.code(), "LIMIT_EXCEEDED");
         // Syntax and validation errors are bad input.
-        assert_eq!(s.gql(Some(&t), "{ me { ", json!({})).await.code(), "BAD_USER_INPUT");
-        assert_eq!(s.gql(Some(&t), "{ nope }", json!({})).await.code(), "BAD_USER_INPUT");
-        assert_eq!(s.post_raw(Some(&t), "not json").await.code(), "BAD_USER_INPUT");
+        assert_eq!(
+            s.gql(Some(&t), "{ me { ", json!({})).await.code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            s.gql(Some(&t), "{ nope }", json!({})).await.code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            s.post_raw(Some(&t), "not json").await.code(),
+            "BAD_USER_INPUT"
+        );
     }
 }
 
@@ -60,13 +74,20 @@ async fn limits_hold_and_say_so() {
 async fn get_runs_queries_only() {
     for s in TestServer::all().await {
         let t = s.login("wuzhong", "admin").await;
-        let (status, body) = s.get("/graphql?query=%7B%20me%20%7B%20kind%20%7D%20%7D", Some(&t)).await;
+        let (status, body) = s
+            .get("/graphql?query=%7B%20me%20%7B%20kind%20%7D%20%7D", Some(&t))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("\"kind\":\"user\""));
-        let (status, _) = s.get("/graphql?query=mutation%20%7B%20logout%20%7D", Some(&t)).await;
+        let (status, _) = s
+            .get("/graphql?query=mutation%20%7B%20logout%20%7D", Some(&t))
+            .await;
         assert_eq!(status, 405);
         // The token still works: the mutation did not run.
-        assert_eq!(s.gql(Some(&t), "{ me { id } }", json!({})).await.code(), "OK");
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "OK"
+        );
         let (status, page) = s.get("/", None).await;
         assert_eq!(status, 200);
         assert!(page.to_lowercase().contains("graphiql"));

@@ -28,7 +28,11 @@ async fn another_district_sees_nothing_of_wuzhong() {
             let t = s.login(OTHER_SLUG, who).await;
             // By id.
             let a = s
-                .gql(Some(&t), "query($id: ID!) { orgUnit(id: $id) { id } }", json!({ "id": street }))
+                .gql(
+                    Some(&t),
+                    "query($id: ID!) { orgUnit(id: $id) { id } }",
+                    json!({ "id": street }),
+                )
                 .await;
             assert_eq!(a.code(), "NOT_FOUND", "{} {who}: {}", s.kind(), a.body);
             // By list: nothing of 320506 anywhere.
@@ -56,7 +60,11 @@ async fn another_district_sees_nothing_of_wuzhong() {
         }
         let t = s.login(OTHER_SLUG, "admin").await;
         let users = s
-            .gql(Some(&t), "{ users(first: 200) { edges { node { username } } } }", json!({}))
+            .gql(
+                Some(&t),
+                "{ users(first: 200) { edges { node { username } } } }",
+                json!({}),
+            )
             .await;
         let names: Vec<String> = users.data()["users"]["edges"]
             .as_array()
@@ -70,7 +78,11 @@ async fn another_district_sees_nothing_of_wuzhong() {
         // Writes that name a foreign object are NOT_FOUND too, and write
         // nothing.
         let a = s
-            .gql(Some(&t), "mutation($id: ID!) { revokeApiKey(id: $id) }", json!({ "id": key_id }))
+            .gql(
+                Some(&t),
+                "mutation($id: ID!) { revokeApiKey(id: $id) }",
+                json!({ "id": key_id }),
+            )
             .await;
         assert_eq!(a.code(), "NOT_FOUND");
         let a = s
@@ -93,7 +105,11 @@ async fn another_district_sees_nothing_of_wuzhong() {
         assert_eq!(a.code(), "NOT_FOUND");
         // The key of wuzhong still works: the failed revoke touched nothing.
         let log = s
-            .gql(Some(&t), "{ auditLog(first: 200) { edges { node { targetId } } } }", json!({}))
+            .gql(
+                Some(&t),
+                "{ auditLog(first: 200) { edges { node { targetId } } } }",
+                json!({}),
+            )
             .await;
         assert!(!log.body.to_string().contains(key_id.as_str().unwrap()));
         // A username of wuzhong does not sign in to another district.
@@ -106,7 +122,10 @@ async fn another_district_sees_nothing_of_wuzhong() {
         );
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        assert!(kinds.contains(&"postgres"), "CI must run the PostgreSQL suites");
+        assert!(
+            kinds.contains(&"postgres"),
+            "CI must run the PostgreSQL suites"
+        );
     }
 }
 
@@ -116,12 +135,32 @@ async fn row_level_security_holds_without_a_tenant_filter() {
         return;
     };
     let s = TestServer::start(db).await;
-    let wz = s.app.services.tenancy.tenant_by_slug("wuzhong").await.unwrap().unwrap();
-    let hq = s.app.services.tenancy.tenant_by_slug(OTHER_SLUG).await.unwrap().unwrap();
+    let wz = s
+        .app
+        .services
+        .tenancy
+        .tenant_by_slug("wuzhong")
+        .await
+        .unwrap()
+        .unwrap();
+    let hq = s
+        .app
+        .services
+        .tenancy
+        .tenant_by_slug(OTHER_SLUG)
+        .await
+        .unwrap()
+        .unwrap();
     let identity = &s.app.services.identity;
     // `SELECT COUNT(*) FROM users` with no WHERE clause, in each scope.
-    let in_wz = identity.count_users_unfiltered(TenantId(wz.id)).await.unwrap();
-    let in_hq = identity.count_users_unfiltered(TenantId(hq.id)).await.unwrap();
+    let in_wz = identity
+        .count_users_unfiltered(TenantId(wz.id))
+        .await
+        .unwrap();
+    let in_hq = identity
+        .count_users_unfiltered(TenantId(hq.id))
+        .await
+        .unwrap();
     assert_eq!(in_wz, shouhu::demo::DEMO_ACCOUNTS.len() as i64);
     assert_eq!(in_hq, 2);
     // Outside any scope, the app role sees no tenant rows at all (fail

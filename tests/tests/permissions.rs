@@ -40,11 +40,7 @@ fn load() -> (BTreeMap<String, Operation>, Vec<Case>) {
 /// Every built-in role, plus a caller without credentials.
 fn roles() -> Vec<String> {
     let mut out = vec!["anonymous".to_owned()];
-    out.extend(
-        shouhu_policies_names()
-            .into_iter()
-            .map(str::to_owned),
-    );
+    out.extend(shouhu_policies_names().into_iter().map(str::to_owned));
     out
 }
 
@@ -63,7 +59,11 @@ fn the_table_is_complete() {
     let (ops, cases) = load();
     let mut seen = BTreeSet::new();
     for c in &cases {
-        assert!(ops.contains_key(&c.operation), "unknown operation {}", c.operation);
+        assert!(
+            ops.contains_key(&c.operation),
+            "unknown operation {}",
+            c.operation
+        );
         assert!(
             ["OK", "FORBIDDEN", "NOT_FOUND", "UNAUTHENTICATED"].contains(&c.expected.as_str()),
             "unknown outcome {}",

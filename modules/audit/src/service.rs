@@ -1,9 +1,7 @@
 //! Appending to, reading and verifying the audit chains.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{ActorKind, ApiError, Backend, Db, Principal, ScopedTx, TenantId};
@@ -236,7 +234,11 @@ impl AuditService {
         Ok(report)
     }
 
-    async fn verify_chain(&self, tenant: TenantId, report: &mut VerifyReport) -> Result<(), ApiError> {
+    async fn verify_chain(
+        &self,
+        tenant: TenantId,
+        report: &mut VerifyReport,
+    ) -> Result<(), ApiError> {
         let tx = self.db.read(tenant).await?;
         let head = tx.select::<audit_head::Entity>().one(tx.conn()).await?;
         let mut expected_seq = 1_i64;

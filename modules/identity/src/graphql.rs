@@ -198,13 +198,16 @@ impl IdentityQuery {
         let identity = ctx.data::<IdentityService>()?;
         let limit = page_size(first)?;
         let after = after.map(|c| decode_cursor(&c)).transpose()?;
-        let mut rows = identity.list_users(who, after.as_deref(), limit + 1).await?;
+        let mut rows = identity
+            .list_users(who, after.as_deref(), limit + 1)
+            .await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(rows.into_iter().map(|(u, roles)| {
-            Edge::new(encode_cursor(&u.username), UserObject::new(u, roles))
-        }));
+        conn.edges
+            .extend(rows.into_iter().map(|(u, roles)| {
+                Edge::new(encode_cursor(&u.username), UserObject::new(u, roles))
+            }));
         Ok(conn)
     }
 

@@ -226,7 +226,10 @@ impl IdentityService {
             .filter(role::Column::Builtin.eq(false))
             .all(tx.conn())
             .await?;
-        let grants = tx.select::<role_permission::Entity>().all(tx.conn()).await?;
+        let grants = tx
+            .select::<role_permission::Entity>()
+            .all(tx.conn())
+            .await?;
         tx.commit().await?;
         let custom: Vec<(String, Vec<Permission>)> = roles
             .iter()
@@ -354,8 +357,14 @@ impl IdentityService {
         }
         tx.update::<user::Entity>()
             .col_expr(user::Column::FailedCount, Expr::value(0))
-            .col_expr(user::Column::FailedWindowStartMs, Expr::value(Option::<i64>::None))
-            .col_expr(user::Column::LockedUntilMs, Expr::value(Option::<i64>::None))
+            .col_expr(
+                user::Column::FailedWindowStartMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                user::Column::LockedUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
             .filter(user::Column::Id.eq(current.id))
             .exec(tx.conn())
             .await?;
@@ -376,7 +385,11 @@ impl IdentityService {
             request_id: request_id.to_owned(),
         };
         self.audit
-            .append(&tx, &actor, AuditEntry::ok("auth.login", "session", session_id))
+            .append(
+                &tx,
+                &actor,
+                AuditEntry::ok("auth.login", "session", session_id),
+            )
             .await?;
         tx.commit().await?;
         self.sign(current.id, tenant.id, session_id, "user", now, expires)
@@ -451,7 +464,9 @@ impl IdentityService {
                 .filter(operator::Column::Id.eq(found.id))
                 .exec(tx.conn())
                 .await?;
-            self.audit.append(&tx, &actor, failed("wrong password")).await?;
+            self.audit
+                .append(&tx, &actor, failed("wrong password"))
+                .await?;
             tx.commit().await?;
             return Err(if locked.is_some() {
                 IdentityError::Locked
@@ -462,8 +477,14 @@ impl IdentityService {
         }
         operator::Entity::update_many()
             .col_expr(operator::Column::FailedCount, Expr::value(0))
-            .col_expr(operator::Column::FailedWindowStartMs, Expr::value(Option::<i64>::None))
-            .col_expr(operator::Column::LockedUntilMs, Expr::value(Option::<i64>::None))
+            .col_expr(
+                operator::Column::FailedWindowStartMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                operator::Column::LockedUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
             .filter(operator::Column::Id.eq(found.id))
             .exec(tx.conn())
             .await?;
@@ -596,7 +617,8 @@ impl IdentityService {
         session_id: Option<Uuid>,
     ) -> Result<Principal, ApiError> {
         let tenant_id = TenantId(tenant.id);
-        self.ensure_current(tenant_id, tenant.policy_version).await?;
+        self.ensure_current(tenant_id, tenant.policy_version)
+            .await?;
         let permissions = self
             .engine
             .read()
@@ -614,7 +636,11 @@ impl IdentityService {
         })
     }
 
-    async fn authenticate_operator(&self, claims: &Claims, now: i64) -> Result<Principal, ApiError> {
+    async fn authenticate_operator(
+        &self,
+        claims: &Claims,
+        now: i64,
+    ) -> Result<Principal, ApiError> {
         let live = operator_session::Entity::find_by_id(claims.sid)
             .filter(operator_session::Column::OperatorId.eq(claims.sub))
             .filter(operator_session::Column::RevokedAtMs.is_null())
@@ -625,7 +651,11 @@ impl IdentityService {
             return Err(IdentityError::BadToken.into());
         }
         let roles = vec!["platform_operator".to_owned()];
-        let permissions = self.engine.read().await.permissions(PLATFORM_DOMAIN, &roles);
+        let permissions = self
+            .engine
+            .read()
+            .await
+            .permissions(PLATFORM_DOMAIN, &roles);
         Ok(Principal {
             tenant: TenantId::PLATFORM,
             actor_kind: ActorKind::Operator,
@@ -985,7 +1015,10 @@ impl IdentityService {
         }
         let now = self.clock.now_ms();
         if new.expires_at_ms.is_some_and(|e| e <= now) {
-            return Err(ApiError::bad_input("input.expiresAt", "must lie in the future"));
+            return Err(ApiError::bad_input(
+                "input.expiresAt",
+                "must lie in the future",
+            ));
         }
         let tx = self.db.write(who.tenant).await?;
         let role = tx
@@ -1067,7 +1100,10 @@ impl IdentityService {
         let tx = self.db.write(who.tenant).await?;
         let done = tx
             .update::<api_key::Entity>()
-            .col_expr(api_key::Column::RevokedAtMs, Expr::value(self.clock.now_ms()))
+            .col_expr(
+                api_key::Column::RevokedAtMs,
+                Expr::value(self.clock.now_ms()),
+            )
             .filter(api_key::Column::Id.eq(id))
             .filter(api_key::Column::RevokedAtMs.is_null())
             .exec(tx.conn())
@@ -1135,9 +1171,7 @@ impl IdentityService {
         who.require(Permission::TenantManage)?;
         let new = match divisions {
             Some(source) => {
-                let d = source
-                    .district(&input.code)
-                    .map_err(ApiError::from)?;
+                let d = source.district(&input.code).map_err(ApiError::from)?;
                 NewTenant {
                     slug: input.slug.unwrap_or_else(|| format!("d{}", d.code)),
                     code: d.code,

@@ -25,10 +25,10 @@ use std::time::Duration;
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait,
-    Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, DeleteMany, EntityTrait,
     IntoActiveModel, QueryFilter, Select, SqlxSqliteConnector, Statement, TransactionTrait,
-    UpdateMany, DeleteMany,
+    UpdateMany,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -50,7 +50,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("backend", &self.backend).finish()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 

@@ -204,7 +204,15 @@ impl TenancyService {
         tx.switch_tenant(TenantId(id)).await?;
         let root_path = format!("/{}/", new.code);
         let root = self
-            .insert_unit(tx, None, &new.code, &new.name, OrgUnitKind::District, &root_path, now)
+            .insert_unit(
+                tx,
+                None,
+                &new.code,
+                &new.name,
+                OrgUnitKind::District,
+                &root_path,
+                now,
+            )
             .await?;
         for (code, name) in &new.streets {
             check_unit_code(code)?;
@@ -431,9 +439,9 @@ impl TenancyService {
         let parent_kind = OrgUnitKind::parse(&parent.kind).unwrap_or(OrgUnitKind::Other);
         let kind = match parent_kind {
             OrgUnitKind::District => new.kind.unwrap_or_else(|| OrgUnitKind::of_township(&name)),
-            OrgUnitKind::Street | OrgUnitKind::Town | OrgUnitKind::Other => {
-                new.kind.unwrap_or_else(|| OrgUnitKind::of_grassroots(&name))
-            }
+            OrgUnitKind::Street | OrgUnitKind::Town | OrgUnitKind::Other => new
+                .kind
+                .unwrap_or_else(|| OrgUnitKind::of_grassroots(&name)),
             _ => {
                 return Err(TenancyError::BadTree(
                     "communities and villages have no units under them".into(),
@@ -472,7 +480,9 @@ impl TenancyService {
         input: impl Read,
     ) -> Result<usize, ApiError> {
         who.require(Permission::OrgunitManage)?;
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(input);
         let headers = reader
             .headers()
             .map_err(|e| ApiError::bad_input("line 1", format!("unreadable header: {e}")))?
