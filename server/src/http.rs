@@ -78,7 +78,22 @@ fn error_body(code: ErrorCode, message: &str) -> serde_json::Value {
     json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
 }
 
-fn refuse(status: StatusCode, code: ErrorCode, message: &str, request_id: &str) -> Response {
+/// Answers a request refused before execution; it is logged and counted
+/// like any other.
+fn refuse(
+    app: &App,
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    app.metrics.observe(code.as_str(), 0.0);
+    tracing::info!(
+        request_id = %request_id,
+        status = status.as_u16(),
+        outcome = %code,
+        "graphql request refused"
+    );
     Response::builder()
         .status(status)
         .header("x-request-id", request_id)
@@ -100,6 +115,7 @@ async fn graphql_get(req: &Request, Data(app): Data<&App>) -> Response {
         Ok(r) => r,
         Err(e) => {
             return refuse(
+                app,
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadUserInput,
                 &format!("bad query string: {e}"),
@@ -121,6 +137,7 @@ async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Respo
         Ok(b) => b,
         Err(_) => {
             return refuse(
+                app,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::LimitExceeded,
                 &format!(
@@ -135,6 +152,7 @@ async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Respo
         Ok(b) => b,
         Err(e) => {
             return refuse(
+                app,
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadUserInput,
                 &format!("the body is not a GraphQL request: {e}"),
@@ -143,6 +161,23 @@ async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Respo
         }
     };
     execute(req, app, batch, rid, Method::POST).await
+}
+
+/// The operation name as it may appear in logs and the audit log: a
+/// GraphQL name (letters, digits, `_`), cut short; anything else is
+/// replaced, since the client chose it.
+fn operation_label(name: Option<&str>) -> String {
+    match name {
+        Some(n)
+            if !n.is_empty()
+                && n.len() <= 64
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            n.to_owned()
+        }
+        Some(_) => "invalid_name".into(),
+        None => "anonymous".into(),
+    }
 }
 
 /// Counts the aliased fields of a document, fragments included once each.
@@ -204,6 +239,7 @@ async fn execute(
     let batched = requests.len() != 1;
     if requests.is_empty() || requests.len() > app.limits.max_batch {
         return refuse(
+            app,
             StatusCode::BAD_REQUEST,
             ErrorCode::LimitExceeded,
             &format!(
@@ -216,16 +252,13 @@ async fn execute(
     // Static checks before anything runs.
     let mut names = Vec::with_capacity(requests.len());
     for r in &requests {
-        names.push(
-            r.operation_name
-                .clone()
-                .unwrap_or_else(|| "anonymous".into()),
-        );
+        names.push(operation_label(r.operation_name.as_deref()));
         let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
             continue; // The executor reports the syntax error with a code.
         };
         if count_aliases(&doc) > app.limits.max_aliases {
             return refuse(
+                app,
                 StatusCode::BAD_REQUEST,
                 ErrorCode::LimitExceeded,
                 &format!("at most {} aliases per operation", app.limits.max_aliases),
@@ -235,6 +268,7 @@ async fn execute(
         let ty = operation_type(&doc, r.operation_name.as_deref());
         if method == Method::GET && ty.is_some_and(|t| t != OperationType::Query) {
             let mut resp = refuse(
+                app,
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorCode::BadUserInput,
                 "mutations and subscriptions must be sent with POST",
@@ -298,6 +332,7 @@ async fn execute(
             .content_type("application/json")
             .body(body),
         Err(_) => refuse(
+            app,
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Internal,
             "internal error",
@@ -326,10 +361,13 @@ fn classify(err: &mut ServerError) {
     if code_of(err).is_some() {
         return;
     }
+    // async-graphql's own limit errors carry no code; these are their
+    // messages ("Query is nested too deep.", "Query is too complex.", "The
+    // recursion depth of the query cannot be greater than …", "The number
+    // of directives on the field … cannot be greater than …").
     let code = if err.message.contains("nested too deep")
         || err.message.contains("too complex")
-        || err.message.contains("too many directives")
-        || err.message.contains("recursion")
+        || err.message.contains("cannot be greater than")
     {
         ErrorCode::LimitExceeded
     } else if err.path.is_empty() {

@@ -193,3 +193,57 @@ async fn row_level_security_holds_without_a_tenant_filter() {
         .await;
     assert!(err.is_err(), "an insert outside the scope must be refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refuses_a_role_that_bypasses_rls() {
+    let Some(db) = shouhu_migrations::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    // The owner URL connects as the superuser.
+    let mut config = shouhu::AppConfig::new(db.owner_url.clone());
+    config.migrate_url = None;
+    let refused = shouhu::App::start_default(&config).await;
+    let err = refused
+        .err()
+        .expect("a superuser must be refused")
+        .to_string();
+    assert!(err.contains("bypass row-level security"), "{err}");
+    config.allow_rls_bypass = true;
+    assert!(shouhu::App::start_default(&config).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_role_reaches_a_second_server_process() {
+    let Some(db) = shouhu_migrations::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    let s = TestServer::start(db).await;
+    // A second server on the same database, started before the role exists.
+    let mut config = shouhu::AppConfig::new(s.db.url.clone());
+    config.migrate_url = None;
+    let second = shouhu::App::start_default(&config).await.unwrap();
+    let admin = s.login("wuzhong", "admin").await;
+    s.gql(
+        Some(&admin),
+        "mutation { createRole(input: { name: \"auditor\", label: \"审计\", \
+         permissions: [\"audit:read\"] }) { name } }",
+        json!({}),
+    )
+    .await
+    .data();
+    s.gql(
+        Some(&admin),
+        "mutation { createUser(input: { username: \"aud\", displayName: \"审计员\", \
+         password: \"a long password\", roles: [\"auditor\"] }) { id } }",
+        json!({}),
+    )
+    .await
+    .data();
+    let token = s
+        .try_login("wuzhong", "aud", "a long password")
+        .await
+        .unwrap();
+    // Tokens are signed with the key both processes share.
+    let p = second.services.identity.authenticate(&token).await.unwrap();
+    assert!(p.has(shouhu_policies::Permission::AuditRead));
+}

@@ -1,7 +1,7 @@
 //! Appending to, reading and verifying the audit chains.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{ActorKind, ApiError, Backend, Db, Principal, ScopedTx, TenantId};
@@ -136,6 +136,25 @@ impl AuditService {
         actor: &Actor,
         entry: AuditEntry,
     ) -> Result<(), ApiError> {
+        // Every chain has a head row from its first append on; creating it
+        // with "insert unless present" lets two first appends race safely,
+        // and the row lock below then orders them.
+        let ensure_head = Query::insert()
+            .into_table(audit_head::Entity)
+            .columns([
+                audit_head::Column::TenantId,
+                audit_head::Column::Seq,
+                audit_head::Column::Hash,
+            ])
+            .values_panic([tx.tenant().as_uuid().into(), 0_i64.into(), GENESIS.into()])
+            .on_conflict(
+                OnConflict::column(audit_head::Column::TenantId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        let backend = tx.conn().get_database_backend();
+        tx.conn().execute(backend.build(&ensure_head)).await?;
         let mut head_query = tx.select::<audit_head::Entity>();
         if tx.backend() == Backend::Postgres {
             // Serialises appends to one chain across server processes. On
@@ -143,10 +162,8 @@ impl AuditService {
             head_query = head_query.lock_exclusive();
         }
         let head = head_query.one(tx.conn()).await?;
-        let (seq, prev_hash) = match &head {
-            Some(h) => (h.seq + 1, h.hash.clone()),
-            None => (1, GENESIS.to_owned()),
-        };
+        let head = head.ok_or_else(|| ApiError::internal("audit head missing"))?;
+        let (seq, prev_hash) = (head.seq + 1, head.hash.clone());
         let mut row = audit_log::Model {
             tenant_id: tx.tenant().as_uuid(),
             seq,
@@ -166,20 +183,11 @@ impl AuditService {
         let hash = row.hash.clone();
         let active: audit_log::ActiveModel = row.into();
         tx.insert(active).await?;
-        if head.is_some() {
-            tx.update::<audit_head::Entity>()
-                .col_expr(audit_head::Column::Seq, Expr::value(seq))
-                .col_expr(audit_head::Column::Hash, Expr::value(hash))
-                .exec(tx.conn())
-                .await?;
-        } else {
-            let head_row = audit_head::ActiveModel {
-                tenant_id: Set(tx.tenant().as_uuid()),
-                seq: Set(seq),
-                hash: Set(hash),
-            };
-            tx.insert(head_row).await?;
-        }
+        tx.update::<audit_head::Entity>()
+            .col_expr(audit_head::Column::Seq, Expr::value(seq))
+            .col_expr(audit_head::Column::Hash, Expr::value(hash))
+            .exec(tx.conn())
+            .await?;
         Ok(())
     }
 

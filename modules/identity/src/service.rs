@@ -19,7 +19,6 @@ use shouhu_policies::{
     BUILTIN_ROLES, PLATFORM_DOMAIN,
 };
 use shouhu_tenancy::entity::{org_unit, tenant};
-use shouhu_tenancy::subtree_pattern;
 use shouhu_tenancy::{DivisionSource, NewTenant, TenancyService};
 use tokio::sync::RwLock;
 use uuid::Uuid;
@@ -300,7 +299,9 @@ impl IdentityService {
         let failed = |reason: &str, target: String| {
             AuditEntry::ok("auth.login", "user", target)
                 .with_outcome(Outcome::Failed)
-                .with_detail(serde_json::json!({ "username": username, "reason": reason }))
+                // The typed username is not kept: people type passwords
+                // into that field.
+                .with_detail(serde_json::json!({ "reason": reason }))
         };
         let Some(found) = found.filter(|u| u.active) else {
             let _ = password::verify(password.to_owned(), None).await;
@@ -434,21 +435,29 @@ impl IdentityService {
             .filter(operator::Column::Username.eq(username))
             .one(self.db.raw())
             .await?;
-        let failed = |reason: &str| {
-            AuditEntry::ok("auth.operator_login", "operator", username)
+        let failed = |reason: &str, target: String| {
+            AuditEntry::ok("auth.operator_login", "operator", target)
                 .with_outcome(Outcome::Failed)
                 .with_detail(serde_json::json!({ "reason": reason }))
         };
         let Some(found) = found else {
             let _ = password::verify(password.to_owned(), None).await;
             self.audit
-                .append_now(TenantId::PLATFORM, &actor, failed("unknown operator"))
+                .append_now(
+                    TenantId::PLATFORM,
+                    &actor,
+                    failed("unknown operator", "unknown".into()),
+                )
                 .await?;
             return Err(IdentityError::BadCredentials.into());
         };
         if found.locked_until_ms.is_some_and(|until| until > now) {
             self.audit
-                .append_now(TenantId::PLATFORM, &actor, failed("locked"))
+                .append_now(
+                    TenantId::PLATFORM,
+                    &actor,
+                    failed("locked", found.id.to_string()),
+                )
                 .await?;
             return Err(IdentityError::Locked.into());
         }
@@ -465,7 +474,7 @@ impl IdentityService {
                 .exec(tx.conn())
                 .await?;
             self.audit
-                .append(&tx, &actor, failed("wrong password"))
+                .append(&tx, &actor, failed("wrong password", found.id.to_string()))
                 .await?;
             tx.commit().await?;
             return Err(if locked.is_some() {
@@ -833,12 +842,7 @@ impl IdentityService {
             .order_by_asc(user::Column::Username)
             .limit(limit);
         if let Some(scope) = who.scope_path() {
-            let units = Query::select()
-                .column(org_unit::Column::Id)
-                .from(org_unit::Entity)
-                .and_where(org_unit::Column::TenantId.eq(who.tenant.as_uuid()))
-                .and_where(org_unit::Column::Path.like(subtree_pattern(scope)))
-                .to_owned();
+            let units = shouhu_tenancy::subtree_ids(who.tenant, scope);
             query = query.filter(user::Column::OrgUnitId.in_subquery(units));
         }
         if let Some(after) = after {

@@ -215,6 +215,9 @@ impl ScopedTx {
     }
 
     /// Inserts a row into this tenant, whatever tenant the model carried.
+    /// A unique-key clash is CONFLICT; since every unique key starts with
+    /// the tenant, it can only be about this tenant's own rows. Services
+    /// check first to give a precise message; this covers the race.
     pub async fn insert<E, A>(&self, mut model: A) -> Result<E::Model, ApiError>
     where
         E: TenantScoped,
@@ -222,7 +225,14 @@ impl ScopedTx {
         E::Model: IntoActiveModel<A>,
     {
         model.set(E::tenant_column(), self.tenant.0.into());
-        Ok(model.insert(&self.tx).await?)
+        match model.insert(&self.tx).await {
+            Ok(m) => Ok(m),
+            Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(
+                "input",
+                "a record with the same key exists in this district",
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The transaction, to execute the scoped statements built above and

@@ -16,4 +16,6 @@ mod service;
 pub use divisions::{District, DivisionSource};
 pub use error::TenancyError;
 pub use graphql::{OrgUnitObject, TenancyMutation, TenancyQuery, TenantObject};
-pub use service::{in_scope, subtree_pattern, NewOrgUnit, NewTenant, OrgUnitKind, TenancyService};
+pub use service::{
+    in_scope, subtree_ids, subtree_pattern, NewOrgUnit, NewTenant, OrgUnitKind, TenancyService,
+};

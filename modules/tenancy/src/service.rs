@@ -250,27 +250,12 @@ impl TenancyService {
             depth: Set(kind.depth()),
             created_at_ms: Set(now),
         };
-        match tx.insert(row).await {
-            Ok(m) => Ok(m),
-            Err(e) if e.code == shouhu_kernel::ErrorCode::Internal => {
-                // The unique index on (tenant_id, code) is the only one a
-                // client can hit; the detail was logged by the kernel.
-                let exists = tx
-                    .select::<org_unit::Entity>()
-                    .filter(org_unit::Column::Code.eq(code))
-                    .one(tx.conn())
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some();
-                if exists {
-                    Err(TenancyError::DuplicateUnit(code.to_owned()))
-                } else {
-                    Err(e.into())
-                }
-            }
-            Err(e) => Err(e.into()),
+        // Checked first for a precise message; the unique index still
+        // decides a race (as a plain CONFLICT).
+        if self.unit_by_code_in(tx, code).await?.is_some() {
+            return Err(TenancyError::DuplicateUnit(code.to_owned()));
         }
+        Ok(tx.insert(row).await?)
     }
 
     /// All districts, for the platform operator.
@@ -567,6 +552,17 @@ fn shouhu_tenancy_checks(new: &NewTenant) -> Result<(), TenancyError> {
         return Err(TenancyError::NameRequired);
     }
     Ok(())
+}
+
+/// `SELECT id FROM org_units WHERE <tenant> AND path LIKE '<path>%'`, for
+/// other modules that bound their rows by the caller's subtree in SQL.
+pub fn subtree_ids(tenant: TenantId, path: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(org_unit::Column::Id)
+        .from(org_unit::Entity)
+        .and_where(org_unit::Column::TenantId.eq(tenant.as_uuid()))
+        .and_where(org_unit::Column::Path.like(subtree_pattern(path)))
+        .to_owned()
 }
 
 /// Whether a unit's path lies inside the caller's scope.
