@@ -114,7 +114,11 @@ pub fn is_builtin_role_name(name: &str) -> bool {
     builtin_role(name).is_some()
 }
 
-/// Checks a custom role name: `[a-z][a-z0-9_]{1,39}`, not a built-in name and not `platform`.
+/// Names no custom role may take: the platform domain, and the name the
+/// server uses for itself when it acts from the command line.
+pub const RESERVED_ROLE_NAMES: &[&str] = &[PLATFORM_DOMAIN, "system"];
+
+/// Checks a custom role name: `[a-z][a-z0-9_]{1,39}`, not a built-in name and not reserved.
 pub fn validate_custom_role_name(name: &str) -> Result<(), PolicyError> {
     let bytes = name.as_bytes();
     let well_formed = (2..=40).contains(&bytes.len())
@@ -122,7 +126,7 @@ pub fn validate_custom_role_name(name: &str) -> Result<(), PolicyError> {
         && bytes[1..]
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_');
-    if !well_formed || name == PLATFORM_DOMAIN {
+    if !well_formed || RESERVED_ROLE_NAMES.contains(&name) {
         return Err(PolicyError::InvalidRoleName(name.to_owned()));
     }
     if is_builtin_role_name(name) {

@@ -35,7 +35,7 @@ impl Default for Limits {
             max_body_bytes: 1 << 20,
             max_batch: 10,
             max_depth: 12,
-            max_complexity: 1_000,
+            max_complexity: 5_000,
             max_recursive_depth: 32,
             max_directives: 20,
             max_aliases: 30,
@@ -55,6 +55,9 @@ pub struct AppConfig {
     pub divisions: Option<PathBuf>,
     pub token_ttl_minutes: i64,
     pub token_secret: Option<String>,
+    /// How long an authenticated caller is remembered between requests;
+    /// changes made through another process take at most this long.
+    pub principal_cache_ms: i64,
     pub limits: Limits,
 }
 
@@ -69,6 +72,7 @@ impl AppConfig {
             divisions: None,
             token_ttl_minutes: 8 * 60,
             token_secret: None,
+            principal_cache_ms: 2_000,
             limits: Limits::default(),
         }
     }
@@ -97,6 +101,7 @@ impl Services {
                 token_ttl_ms: config.token_ttl_minutes * 60_000,
                 token_secret: config.token_secret.clone(),
                 divisions: config.divisions.clone(),
+                principal_cache_ms: config.principal_cache_ms,
             },
         )
         .await?;

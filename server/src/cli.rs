@@ -100,6 +100,11 @@ pub struct ServeArgs {
     /// Minutes a sign-in token lives.
     #[arg(long, env = "SHOUHU_TOKEN_TTL_MINUTES", default_value_t = 480)]
     pub token_ttl_minutes: i64,
+    /// Milliseconds an authenticated caller is remembered; a sign-out or
+    /// revocation made through another server process takes effect here
+    /// within this time (0: look every request up).
+    #[arg(long, env = "SHOUHU_PRINCIPAL_CACHE_MS", default_value_t = 2_000)]
+    pub principal_cache_ms: i64,
     /// Database connections in the pool.
     #[arg(long, env = "SHOUHU_MAX_CONNECTIONS", default_value_t = 16)]
     pub max_connections: u32,
@@ -407,6 +412,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), ServerError> {
     config.divisions = args.divisions;
     config.token_secret = args.token_secret;
     config.token_ttl_minutes = args.token_ttl_minutes;
+    config.principal_cache_ms = args.principal_cache_ms;
     config.limits = Limits {
         max_body_bytes: args.limits.max_body_bytes,
         max_batch: args.limits.max_batch,

@@ -180,32 +180,39 @@ fn operation_label(name: Option<&str>) -> String {
     }
 }
 
-/// Counts the aliased fields of a document, fragments included once each.
+/// Counts the aliased fields a document would run: a fragment counts each
+/// time it is spread, since each spread runs its fields again. Spreads
+/// nested deeper than any legal query are cut off (the validator refuses
+/// fragment cycles later; this count must not loop on one first).
 fn count_aliases(doc: &ExecutableDocument) -> usize {
-    fn walk(set: &Positioned<SelectionSet>) -> usize {
+    fn walk(doc: &ExecutableDocument, set: &Positioned<SelectionSet>, depth: usize) -> usize {
+        if depth > 64 {
+            return 0;
+        }
         set.node
             .items
             .iter()
             .map(|item| match &item.node {
                 Selection::Field(f) => {
-                    usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set)
+                    usize::from(f.node.alias.is_some())
+                        + walk(doc, &f.node.selection_set, depth + 1)
                 }
-                Selection::InlineFragment(i) => walk(&i.node.selection_set),
-                Selection::FragmentSpread(_) => 0,
+                Selection::InlineFragment(i) => walk(doc, &i.node.selection_set, depth + 1),
+                Selection::FragmentSpread(spread) => doc
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .map(|f| walk(doc, &f.node.selection_set, depth + 1))
+                    .unwrap_or(0),
             })
-            .sum()
+            .fold(0, usize::saturating_add)
     }
-    let ops: usize = match &doc.operations {
-        DocumentOperations::Single(op) => walk(&op.node.selection_set),
-        DocumentOperations::Multiple(ops) => {
-            ops.values().map(|op| walk(&op.node.selection_set)).sum()
-        }
-    };
-    ops + doc
-        .fragments
-        .values()
-        .map(|f| walk(&f.node.selection_set))
-        .sum::<usize>()
+    match &doc.operations {
+        DocumentOperations::Single(op) => walk(doc, &op.node.selection_set, 0),
+        DocumentOperations::Multiple(ops) => ops
+            .values()
+            .map(|op| walk(doc, &op.node.selection_set, 0))
+            .fold(0, usize::saturating_add),
+    }
 }
 
 /// The operation a request would run, if the document names one.
@@ -282,7 +289,7 @@ async fn execute(
     let mut ctx = RequestCtx::anonymous(rid.clone());
     if let Some(credential) = bearer(req) {
         match app.services.identity.authenticate(credential).await {
-            Ok(p) => ctx.principal = Some(std::sync::Arc::new(p)),
+            Ok(p) => ctx.principal = Some(p),
             Err(e) => ctx.auth_error = Some(e),
         }
     }
@@ -425,10 +432,17 @@ mod tests {
     #[test]
     fn aliases_are_counted_everywhere() {
         let doc = async_graphql::parser::parse_query(
-            "query { a: me { id } b: me { x: id } ...F } fragment F on QueryRoot { c: me { id } }",
+            "query { a: me { id } b: me { x: id } ...F ...F } \
+             fragment F on QueryRoot { c: me { id } }",
         )
         .unwrap();
-        assert_eq!(count_aliases(&doc), 4);
+        // Each spread of F runs its alias again.
+        assert_eq!(count_aliases(&doc), 5);
+        let cyclic = async_graphql::parser::parse_query(
+            "{ ...A } fragment A on QueryRoot { x: me { id } ...A }",
+        )
+        .unwrap();
+        assert!(count_aliases(&cyclic) > 30);
     }
 
     #[test]

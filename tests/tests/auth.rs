@@ -348,3 +348,83 @@ async fn user_input_errors_carry_codes_and_fields() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_cannot_outrun_the_lockout() {
+    for s in TestServer::all().await {
+        let s = std::sync::Arc::new(s);
+        for (tenant, user) in [("wuzhong", "yuexi"), ("platform", "operator")] {
+            let mut guesses = tokio::task::JoinSet::new();
+            for i in 0..12 {
+                let s = s.clone();
+                guesses.spawn(async move {
+                    let _ = s.try_login(tenant, user, &format!("wrong guess {i}")).await;
+                });
+            }
+            while guesses.join_next().await.is_some() {}
+            let a = s.try_login(tenant, user, DEMO_PASSWORD).await.unwrap_err();
+            assert!(
+                a.body.to_string().contains("locked"),
+                "{} {tenant}/{user}: {}",
+                s.kind(),
+                a.body
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scopes_hold_for_codes_keys_and_the_audit_log() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let root = s.unit_id("wuzhong", "320506").await;
+        let make =
+            |code: &str| json!({ "i": { "parentId": root, "code": code, "name": "测试街道" } });
+        let create = "mutation($i: CreateOrgUnitInput!) { createOrgUnit(input: $i) { code } }";
+        let a = s.gql(Some(&admin), create, make("ab1")).await;
+        assert_eq!(a.data()["createOrgUnit"]["code"], "AB1");
+        // One case only: `AB1` is the same unit.
+        assert_eq!(
+            s.gql(Some(&admin), create, make("AB1")).await.code(),
+            "CONFLICT"
+        );
+        // A district admin posted to a street keeps to the street for the
+        // district's keys and audit log.
+        let street = s.unit_id("wuzhong", "320506001").await;
+        s.gql(
+            Some(&admin),
+            "mutation($u: ID) { createUser(input: { username: \"cqadmin\", displayName: \"x\", \
+             password: \"a long password\", orgUnitId: $u, roles: [\"district_admin\"] }) \
+             { id } }",
+            json!({ "u": street }),
+        )
+        .await
+        .data();
+        let t = s
+            .try_login("wuzhong", "cqadmin", "a long password")
+            .await
+            .unwrap();
+        for q in [
+            "{ apiKeys { id } }",
+            "{ auditLog { edges { node { seq } } } }",
+        ] {
+            assert_eq!(
+                s.gql(Some(&t), q, json!({})).await.code(),
+                "FORBIDDEN",
+                "{q}"
+            );
+        }
+        let users = s
+            .gql(
+                Some(&t),
+                "{ users(first: 200) { edges { node { username } } } }",
+                json!({}),
+            )
+            .await;
+        let text = users.data().to_string();
+        assert!(
+            text.contains("changqiao") && !text.contains("yuexi"),
+            "{text}"
+        );
+    }
+}

@@ -51,6 +51,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The caller's district's audit log, newest first. Needs `audit:read`.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 200) as usize * child_complexity + 1")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -213,7 +213,7 @@ impl AuditService {
         before_seq: Option<i64>,
         limit: u64,
     ) -> Result<Vec<audit_log::Model>, ApiError> {
-        principal.require(Permission::AuditRead)?;
+        principal.require_district_wide(Permission::AuditRead)?;
         let tx = self.db.read(principal.tenant).await?;
         let mut query = tx
             .select::<audit_log::Entity>()

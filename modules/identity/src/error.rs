@@ -16,7 +16,7 @@ pub enum IdentityError {
     BadToken,
     #[error("usernames are 2-64 characters of a-z, 0-9, '.', '_' and '-'")]
     BadUsername,
-    #[error("a password has at least 10 characters")]
+    #[error("a password has 10 to 256 characters")]
     WeakPassword,
     #[error("the username {0} is taken in this district")]
     UsernameTaken(String),

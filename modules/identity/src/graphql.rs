@@ -188,6 +188,7 @@ impl IdentityQuery {
 
     /// Users of the caller's district within the caller's scope. Needs
     /// `user:read`.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 200) as usize * child_complexity + 1")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -7,6 +7,7 @@
 //! custom roles live in `roles`/`role_permissions`, and each district's
 //! `policy_version` tells every server process when to reload them.
 
+mod cache;
 pub mod entity;
 pub mod error;
 mod graphql;

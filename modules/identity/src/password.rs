@@ -44,12 +44,19 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
     .map_err(ApiError::internal)?
 }
 
+/// Computed once: hashing it on every miss would make an unknown username
+/// answer slower than a wrong password, which tells the two apart.
 fn dummy_hash() -> String {
-    let salt = SaltString::encode_b64(b"shouhu-dummy-salt").expect("static salt is valid");
-    Argon2::default()
-        .hash_password(b"not a password anyone has", &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            let salt = SaltString::encode_b64(b"shouhu-dummy-salt").expect("static salt is valid");
+            Argon2::default()
+                .hash_password(b"not a password anyone has", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 #[cfg(test)]

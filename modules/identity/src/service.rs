@@ -23,6 +23,7 @@ use shouhu_tenancy::{DivisionSource, NewTenant, TenancyService};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
+use crate::cache::PrincipalCache;
 use crate::entity::{
     api_key, operator, operator_session, role, role_permission, server_key, session, user,
     user_role,
@@ -47,6 +48,9 @@ pub struct IdentityConfig {
     pub token_secret: Option<String>,
     /// Division files for onboarding, when the operator has them.
     pub divisions: Option<std::path::PathBuf>,
+    /// How long an authenticated caller is remembered (see `cache.rs`);
+    /// 0 turns the cache off.
+    pub principal_cache_ms: i64,
 }
 
 impl Default for IdentityConfig {
@@ -55,6 +59,7 @@ impl Default for IdentityConfig {
             token_ttl_ms: 8 * 3_600_000,
             token_secret: None,
             divisions: None,
+            principal_cache_ms: 2_000,
         }
     }
 }
@@ -112,6 +117,7 @@ pub struct IdentityService {
     engine: Arc<RwLock<PolicyEngine>>,
     /// The policy version of each district the engine holds.
     loaded: Arc<Mutex<HashMap<TenantId, i64>>>,
+    cache: PrincipalCache,
 }
 
 fn check_username(name: &str) -> Result<(), IdentityError> {
@@ -122,8 +128,11 @@ fn check_username(name: &str) -> Result<(), IdentityError> {
     ok.then_some(()).ok_or(IdentityError::BadUsername)
 }
 
+/// At least 10 characters; at most 256, since every sign-in hashes the
+/// whole of it.
 fn check_password(password: &str) -> Result<(), IdentityError> {
-    (password.chars().count() >= 10)
+    (10..=256)
+        .contains(&password.chars().count())
         .then_some(())
         .ok_or(IdentityError::WeakPassword)
 }
@@ -166,6 +175,7 @@ impl IdentityService {
             None => Self::stored_secret(&db, clock.now_ms()).await?,
         };
         let engine = PolicyEngine::new().await.map_err(ApiError::internal)?;
+        let principal_cache_ms = config.principal_cache_ms;
         let service = IdentityService {
             db,
             audit,
@@ -176,6 +186,7 @@ impl IdentityService {
             config,
             engine: Arc::new(RwLock::new(engine)),
             loaded: Arc::new(Mutex::new(HashMap::new())),
+            cache: PrincipalCache::new(principal_cache_ms),
         };
         for tenant in service.tenancy.all_tenant_ids().await? {
             service.reload_policies(tenant).await?;
@@ -311,6 +322,7 @@ impl IdentityService {
             return Err(IdentityError::BadCredentials.into());
         };
         if found.locked_until_ms.is_some_and(|until| until > now) {
+            let _ = password::verify(password.to_owned(), None).await;
             self.audit
                 .append_now(tenant_id, &actor, failed("locked", found.id.to_string()))
                 .await?;
@@ -330,6 +342,15 @@ impl IdentityService {
             .one(tx.conn())
             .await?
             .ok_or(IdentityError::BadCredentials)?;
+        // Attempts already in flight when the account locked must not get
+        // through, not even with the right password.
+        if current.locked_until_ms.is_some_and(|until| until > now) {
+            self.audit
+                .append(&tx, &actor, failed("locked", current.id.to_string()))
+                .await?;
+            tx.commit().await?;
+            return Err(IdentityError::Locked.into());
+        }
         if !ok {
             let (count, start, locked) =
                 after_failure(current.failed_count, current.failed_window_start_ms, now);
@@ -463,6 +484,24 @@ impl IdentityService {
         }
         let ok = password::verify(password.to_owned(), Some(found.password_hash.clone())).await?;
         let tx = self.db.write(TenantId::PLATFORM).await?;
+        // Re-read under the write lock (or row lock): concurrent failures
+        // must all count, and attempts in flight when the account locked
+        // must not get through.
+        let mut query = operator::Entity::find_by_id(found.id);
+        if tx.backend() == Backend::Postgres {
+            query = query.lock_exclusive();
+        }
+        let found = query
+            .one(tx.conn())
+            .await?
+            .ok_or(IdentityError::BadCredentials)?;
+        if found.locked_until_ms.is_some_and(|until| until > now) {
+            self.audit
+                .append(&tx, &actor, failed("locked", found.id.to_string()))
+                .await?;
+            tx.commit().await?;
+            return Err(IdentityError::Locked.into());
+        }
         if !ok {
             let (count, start, locked) =
                 after_failure(found.failed_count, found.failed_window_start_ms, now);
@@ -554,24 +593,43 @@ impl IdentityService {
                 AuditEntry::ok("auth.logout", "session", sid),
             )
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.cache.evict_session(sid);
+        Ok(())
     }
 
     // ---- authenticating a request ------------------------------------------
 
     /// Turns the credential of a request (a sign-in token or an API key)
     /// into the caller, with their current roles and permissions.
-    pub async fn authenticate(&self, credential: &str) -> Result<Principal, ApiError> {
-        if credential.starts_with("shk_") {
-            return self.authenticate_api_key(credential).await;
-        }
+    pub async fn authenticate(&self, credential: &str) -> Result<Arc<Principal>, ApiError> {
         let now = self.clock.now_ms();
+        if let Some(hit) = self.cache.get(credential, now) {
+            return Ok(hit);
+        }
+        let (principal, expires_ms) = self.authenticate_uncached(credential, now).await?;
+        let principal = Arc::new(principal);
+        self.cache
+            .put(credential, principal.clone(), now, expires_ms);
+        Ok(principal)
+    }
+
+    /// The caller and the instant their credential stops being valid.
+    async fn authenticate_uncached(
+        &self,
+        credential: &str,
+        now: i64,
+    ) -> Result<(Principal, i64), ApiError> {
+        if credential.starts_with("shk_") {
+            return self.authenticate_api_key(credential, now).await;
+        }
         let claims = self
             .keys
             .verify(credential, now / 1000)
             .ok_or(IdentityError::BadToken)?;
+        let expires_ms = claims.exp * 1000;
         if claims.kind == "operator" {
-            return self.authenticate_operator(&claims, now).await;
+            return Ok((self.authenticate_operator(&claims, now).await?, expires_ms));
         }
         let tenant_id = TenantId(claims.tid);
         let tenant = self
@@ -605,15 +663,17 @@ impl IdentityService {
             .await?
             .ok_or_else(|| ApiError::internal("user without an org unit"))?;
         tx.commit().await?;
-        self.principal_for(
-            &tenant,
-            ActorKind::User,
-            account.id,
-            Some(unit),
-            roles,
-            Some(claims.sid),
-        )
-        .await
+        let principal = self
+            .principal_for(
+                &tenant,
+                ActorKind::User,
+                account.id,
+                Some(unit),
+                roles,
+                Some(claims.sid),
+            )
+            .await?;
+        Ok((principal, expires_ms))
     }
 
     async fn principal_for(
@@ -677,7 +737,11 @@ impl IdentityService {
         })
     }
 
-    async fn authenticate_api_key(&self, raw: &str) -> Result<Principal, ApiError> {
+    async fn authenticate_api_key(
+        &self,
+        raw: &str,
+        now: i64,
+    ) -> Result<(Principal, i64), ApiError> {
         let (tid, key_id, secret) = token::parse_api_key(raw).ok_or(IdentityError::BadToken)?;
         let tenant_id = TenantId(tid);
         let tenant = self
@@ -685,7 +749,6 @@ impl IdentityService {
             .tenant(tenant_id)
             .await?
             .ok_or(IdentityError::BadToken)?;
-        let now = self.clock.now_ms();
         let tx = self.db.read(tenant_id).await?;
         let key = tx
             .select::<api_key::Entity>()
@@ -704,15 +767,17 @@ impl IdentityService {
             .ok_or(IdentityError::BadToken)?;
         let unit = self.tenancy.unit_in(&tx, key.org_unit_id).await?;
         tx.commit().await?;
-        self.principal_for(
-            &tenant,
-            ActorKind::ApiKey,
-            key.id,
-            unit,
-            vec![role.name],
-            None,
-        )
-        .await
+        let principal = self
+            .principal_for(
+                &tenant,
+                ActorKind::ApiKey,
+                key.id,
+                unit,
+                vec![role.name],
+                None,
+            )
+            .await?;
+        Ok((principal, key.expires_at_ms.unwrap_or(i64::MAX)))
     }
 
     async fn role_names_in(&self, tx: &ScopedTx, user_id: Uuid) -> Result<Vec<String>, ApiError> {
@@ -783,7 +848,10 @@ impl IdentityService {
             .filter(|u| who.is_none_or(|w| shouhu_tenancy::in_scope(w, &u.path)))
             .ok_or_else(|| ApiError::not_found("org unit"))?;
         let mut role_ids = Vec::new();
-        for name in &new.roles {
+        let mut names = new.roles.clone();
+        names.sort();
+        names.dedup();
+        for name in &names {
             let found = tx
                 .select::<role::Entity>()
                 .filter(role::Column::Name.eq(name.as_str()))
@@ -1012,7 +1080,7 @@ impl IdentityService {
         actor: &Actor,
         new: NewApiKey,
     ) -> Result<(api_key::Model, String), ApiError> {
-        who.require(Permission::ApikeyManage)?;
+        who.require_district_wide(Permission::ApikeyManage)?;
         let name = new.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ApiError::bad_input("input.name", "1-100 characters"));
@@ -1071,7 +1139,7 @@ impl IdentityService {
         &self,
         who: &Principal,
     ) -> Result<Vec<(api_key::Model, String)>, ApiError> {
-        who.require(Permission::ApikeyManage)?;
+        who.require_district_wide(Permission::ApikeyManage)?;
         let tx = self.db.read(who.tenant).await?;
         let keys = tx
             .select::<api_key::Entity>()
@@ -1100,7 +1168,7 @@ impl IdentityService {
         actor: &Actor,
         id: Uuid,
     ) -> Result<(), ApiError> {
-        who.require(Permission::ApikeyManage)?;
+        who.require_district_wide(Permission::ApikeyManage)?;
         let tx = self.db.write(who.tenant).await?;
         let done = tx
             .update::<api_key::Entity>()
@@ -1118,7 +1186,9 @@ impl IdentityService {
         self.audit
             .append(&tx, actor, AuditEntry::ok("apikey.revoke", "api_key", id))
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.cache.evict_actor(id);
+        Ok(())
     }
 
     // ---- platform --------------------------------------------------------------

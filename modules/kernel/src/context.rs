@@ -83,6 +83,31 @@ impl Principal {
         self.org_unit_path.as_deref()
     }
 
+    /// Whether the caller's scope is the whole district (their unit is the
+    /// district itself, `/320506/`, or they have no unit bound).
+    pub fn is_district_wide(&self) -> bool {
+        self.scope_path()
+            .is_none_or(|path| path.matches('/').count() <= 2)
+    }
+
+    /// Refuses callers whose scope is narrower than the district, for
+    /// records that belong to the district as a whole (its audit log, its
+    /// API keys).
+    pub fn require_district_wide(&self, perm: Permission) -> Result<(), ApiError> {
+        self.require(perm)?;
+        if self.is_district_wide() {
+            Ok(())
+        } else {
+            Err(ApiError {
+                permission: Some(perm.as_str()),
+                ..ApiError::new(
+                    crate::ErrorCode::Forbidden,
+                    format!("{} is only for staff of the whole district", perm.as_str()),
+                )
+            })
+        }
+    }
+
     pub fn is_operator(&self) -> bool {
         self.actor_kind == ActorKind::Operator
     }

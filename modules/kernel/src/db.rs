@@ -77,6 +77,7 @@ impl Db {
                 .min_connections(if in_memory { 1 } else { 0 })
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
@@ -88,6 +89,9 @@ impl Db {
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(30))
+                // A ping before every checkout costs a round trip per
+                // transaction; a broken connection fails its query instead.
+                .test_before_acquire(false)
                 .sqlx_logging(false);
             let conn = Database::connect(opts).await?;
             Ok(Db::from_connection(conn))

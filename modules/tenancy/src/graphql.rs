@@ -99,6 +99,7 @@ pub struct TenancyQuery;
 impl TenancyQuery {
     /// The org units the caller may see (their own unit's subtree), in path
     /// order; `under` narrows to one unit's subtree.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(0, 200) as usize * child_complexity + 1")]
     async fn org_units(
         &self,
         ctx: &Context<'_>,

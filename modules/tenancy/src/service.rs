@@ -137,22 +137,36 @@ pub fn check_slug(slug: &str) -> Result<(), TenancyError> {
     }
 }
 
-fn check_unit_code(code: &str) -> Result<(), TenancyError> {
+/// Normalises a unit code to upper case and checks it. One case only,
+/// because SQLite's `LIKE` ignores case: with `ab1` and `AB1` both allowed,
+/// the subtree of one would take in the other.
+pub fn normalise_unit_code(code: &str) -> Result<String, TenancyError> {
+    let code = code.trim().to_ascii_uppercase();
     let ok = (1..=32).contains(&code.len())
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
-        Ok(())
+        Ok(code)
     } else {
         Err(TenancyError::BadUnitCode)
     }
 }
 
+/// Whether text holds control or bidirectional-override characters, which
+/// have no place in a name and can disguise one.
+pub fn has_control_chars(text: &str) -> bool {
+    text.chars().any(|c| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    })
+}
+
 fn check_unit_name(name: &str) -> Result<String, TenancyError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || name.chars().count() > 100 || has_control_chars(name) {
         return Err(TenancyError::Api(ApiError::bad_input(
             "input.name",
-            "a unit name is 1-100 characters",
+            "a unit name is 1-100 characters, without control characters",
         )));
     }
     Ok(name.to_owned())
@@ -215,10 +229,10 @@ impl TenancyService {
             )
             .await?;
         for (code, name) in &new.streets {
-            check_unit_code(code)?;
+            let code = normalise_unit_code(code)?;
             let kind = OrgUnitKind::of_township(name);
             let path = format!("{root_path}{code}/");
-            self.insert_unit(tx, Some(root.id), code, name, kind, &path, now)
+            self.insert_unit(tx, Some(root.id), &code, name, kind, &path, now)
                 .await?;
         }
         let model = tenant::Entity::find_by_id(id)
@@ -325,7 +339,7 @@ impl TenancyService {
     ) -> Result<Option<org_unit::Model>, ApiError> {
         Ok(tx
             .select::<org_unit::Entity>()
-            .filter(org_unit::Column::Code.eq(code))
+            .filter(org_unit::Column::Code.eq(code.trim().to_ascii_uppercase()))
             .one(tx.conn())
             .await?)
     }
@@ -414,7 +428,7 @@ impl TenancyService {
         new: NewOrgUnit,
         line: Option<u64>,
     ) -> Result<org_unit::Model, TenancyError> {
-        check_unit_code(&new.code)?;
+        let code = normalise_unit_code(&new.code)?;
         let name = check_unit_name(&new.name)?;
         let parent = self
             .unit_in(tx, new.parent_id)
@@ -449,9 +463,9 @@ impl TenancyService {
                 None => TenancyError::BadTree(err),
             });
         }
-        let path = format!("{}{}/", parent.path, new.code);
+        let path = format!("{}{code}/", parent.path);
         let now = self.clock.now_ms();
-        self.insert_unit(tx, Some(parent.id), &new.code, &name, kind, &path, now)
+        self.insert_unit(tx, Some(parent.id), &code, &name, kind, &path, now)
             .await
     }
 
@@ -550,6 +564,12 @@ fn shouhu_tenancy_checks(new: &NewTenant) -> Result<(), TenancyError> {
     check_slug(&new.slug)?;
     if new.name.trim().is_empty() {
         return Err(TenancyError::NameRequired);
+    }
+    if new.name.chars().count() > 100 || has_control_chars(&new.name) {
+        return Err(TenancyError::Api(ApiError::bad_input(
+            "input.name",
+            "a district name is 1-100 characters, without control characters",
+        )));
     }
     Ok(())
 }
