@@ -15,6 +15,7 @@ mod m0001_platform;
 mod m0002_org_units;
 mod m0003_identity;
 mod m0004_audit;
+mod m0005_registry;
 mod sql;
 /// Test databases for every crate's tests (small, and kept in the crate
 /// that knows the schema and the roles).
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_org_units::Migration),
             Box::new(m0003_identity::Migration),
             Box::new(m0004_audit::Migration),
+            Box::new(m0005_registry::Migration),
         ]
     }
 }

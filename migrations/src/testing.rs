@@ -56,10 +56,13 @@ fn admin_url() -> String {
 }
 
 fn replace_database(url: &str, db: &str) -> String {
-    match url.rfind('/') {
+    let url = url.split('?').next().unwrap_or(url);
+    let base = match url.rfind('/') {
         Some(i) if i > "postgres://".len() => format!("{}/{db}", &url[..i]),
         _ => format!("{url}/{db}"),
-    }
+    };
+    // Test servers run on loopback; TLS there only costs time.
+    format!("{base}?sslmode=disable")
 }
 
 fn with_user(url: &str, user: &str) -> String {
@@ -189,7 +192,7 @@ mod tests {
     fn urls_are_rewritten() {
         assert_eq!(
             replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
+            "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
         );
         assert_eq!(
             with_user("postgres://postgres@127.0.0.1:5432/postgres", "app"),

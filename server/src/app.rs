@@ -11,6 +11,7 @@ use shouhu_identity::{IdentityConfig, IdentityService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{Backend, Db, SystemClock};
 use shouhu_migrations::Migrator;
+use shouhu_registry::RegistryService;
 use shouhu_tenancy::TenancyService;
 
 use crate::error::ServerError;
@@ -86,6 +87,7 @@ pub struct Services {
     pub audit: AuditService,
     pub tenancy: TenancyService,
     pub identity: IdentityService,
+    pub registry: RegistryService,
 }
 
 impl Services {
@@ -105,12 +107,15 @@ impl Services {
             },
         )
         .await?;
+        let registry =
+            RegistryService::new(db.clone(), audit.clone(), tenancy.clone(), clock.clone());
         Ok(Services {
             db,
             clock,
             audit,
             tenancy,
             identity,
+            registry,
         })
     }
 }

@@ -148,6 +148,7 @@ pub enum MigrateAction {
 pub enum TenantAction {
     /// Onboard a district from its 6-digit division code.
     Create {
+        /// The district's 6-digit statistical division code, e.g. 320506.
         #[arg(long)]
         code: String,
         /// The name users sign in with; d<code> by default.
@@ -168,8 +169,10 @@ pub enum TenantAction {
 pub enum UserAction {
     /// Create a user; the password is read from standard input.
     Create {
+        /// The district's slug, e.g. wuzhong.
         #[arg(long)]
         tenant: String,
+        /// 2-64 characters of a-z, 0-9, '.', '_' and '-'.
         #[arg(long)]
         username: String,
         /// A role name; repeat for several.
@@ -180,6 +183,7 @@ pub enum UserAction {
         org_unit: Option<String>,
         #[arg(long)]
         display_name: Option<String>,
+        /// Read the password from standard input (the only way to give it).
         #[arg(long, required = true)]
         password_stdin: bool,
     },
@@ -189,8 +193,10 @@ pub enum UserAction {
 pub enum OperatorAction {
     /// Create a platform operator; the password is read from standard input.
     Create {
+        /// 2-64 characters of a-z, 0-9, '.', '_' and '-'.
         #[arg(long)]
         username: String,
+        /// Read the password from standard input (the only way to give it).
         #[arg(long, required = true)]
         password_stdin: bool,
     },
@@ -198,8 +204,10 @@ pub enum OperatorAction {
 
 #[derive(Subcommand, Debug)]
 pub enum OrgunitAction {
-    /// Add communities and villages from CSV: parent_code,code,name[,kind].
+    /// Add org units from CSV with the header parent_code,code,name and an
+    /// optional kind column (street, town, community, village, other).
     Import {
+        /// The district's slug.
         #[arg(long)]
         tenant: String,
         file: PathBuf,
@@ -222,7 +230,10 @@ fn read_password() -> Result<String, ServerError> {
     Ok(password)
 }
 
+/// The services for an administrative command, on a migrated database
+/// (the command line runs with the schema owner's URL, like `migrate`).
 async fn services(url: &str) -> Result<Services, ServerError> {
+    crate::app::migrate_up(url).await?;
     let config = AppConfig::new(url);
     let db = Db::connect(url, 4).await?;
     Services::new(db, Arc::new(SystemClock), &config).await
@@ -245,8 +256,22 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
         Command::Migrate { action } => {
             let db = Db::connect(&url, 2).await?;
             match action {
-                MigrateAction::Up => Migrator::up(db.raw(), None).await?,
-                MigrateAction::Down { steps } => Migrator::down(db.raw(), Some(steps)).await?,
+                MigrateAction::Up => {
+                    Migrator::up(db.raw(), None).await?;
+                    let applied = Migrator::get_applied_migrations(db.raw()).await?.len();
+                    println!(
+                        "migrations applied: {applied} of {}",
+                        Migrator::migrations().len()
+                    );
+                }
+                MigrateAction::Down { steps } => {
+                    Migrator::down(db.raw(), Some(steps)).await?;
+                    let applied = Migrator::get_applied_migrations(db.raw()).await?.len();
+                    println!(
+                        "migrations applied: {applied} of {}",
+                        Migrator::migrations().len()
+                    );
+                }
                 MigrateAction::Status => {
                     let applied: Vec<String> = Migrator::get_applied_migrations(db.raw())
                         .await?

@@ -5,15 +5,16 @@
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use shouhu_audit::AuditQuery;
 use shouhu_identity::{IdentityMutation, IdentityQuery};
+use shouhu_registry::{RegistryMutation, RegistryQuery};
 use shouhu_tenancy::{TenancyMutation, TenancyQuery};
 
 use crate::app::{Limits, Services};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(IdentityQuery, TenancyQuery, AuditQuery);
+pub struct QueryRoot(IdentityQuery, TenancyQuery, AuditQuery, RegistryQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(IdentityMutation, TenancyMutation);
+pub struct MutationRoot(IdentityMutation, TenancyMutation, RegistryMutation);
 
 pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -30,6 +31,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.audit.clone())
     .data(services.tenancy.clone())
     .data(services.identity.clone())
+    .data(services.registry.clone())
     .finish()
 }
 

@@ -81,6 +81,13 @@ impl TestServer {
     }
 
     pub async fn start(db: TestDatabase) -> TestServer {
+        // `SHOUHU_TEST_LOG=info cargo test …` shows the server's log lines.
+        if let Ok(filter) = std::env::var("SHOUHU_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let clock = ManualClock::new(1_800_000_000_000);
         let mut config = AppConfig::new(db.url.clone());
         config.migrate_url = None;

@@ -12,7 +12,7 @@ pub enum IdentityError {
     BadCredentials,
     #[error("too many failed sign-ins: this account is locked for 15 minutes")]
     Locked,
-    #[error("the token is invalid or has expired; sign in again")]
+    #[error("the token or API key is invalid, expired or revoked")]
     BadToken,
     #[error("usernames are 2-64 characters of a-z, 0-9, '.', '_' and '-'")]
     BadUsername,

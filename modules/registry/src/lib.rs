@@ -1,14 +1,24 @@
 //! The registry of minors (信息管理): every minor of a district, the
 //! difficulty ledger, change history, and import and export.
 //!
-//! This crate is being built up; so far it holds the pure checks every
-//! record and every imported row goes through: identity numbers and other
-//! documents, dates as people and spreadsheets write them, and names.
+//! The pure checks every record and every imported row goes through live
+//! in `idnumber`, `dates` and `names`; `model` holds the closed vocabularies
+//! (difficulty categories, guardianship situations…), `entity` the rows,
+//! `service` the scoped, audited operations and `graphql` their API.
 
 pub mod dates;
+pub mod entity;
 pub mod error;
+mod graphql;
 pub mod idnumber;
+pub mod model;
 pub mod names;
+mod service;
+pub mod sheet_in;
+pub mod sheet_out;
+
+pub use graphql::{RegistryMutation, RegistryQuery};
+pub use service::{MinorInput, RegistryService};
 
 pub use dates::{age_on, aged_out, from_excel_serial, parse_date, parse_date_or_serial, DateError};
 pub use error::RegistryError;
@@ -17,6 +27,11 @@ pub use idnumber::{
     ResidentId, Sex,
 };
 pub use names::{mask_name, normalise_name, NameError};
+pub use sheet_in::{
+    canonical_field, column_name, detect_format, Cell, ColumnMap, Row, SheetError, SheetFormat,
+    SheetOptions, SheetReader,
+};
+pub use sheet_out::{neutralise, OutCell, XlsxLedgerWriter};
 
 /// Folds a full-width form (as typed with a Chinese input method) onto its ASCII twin.
 ///

@@ -523,7 +523,7 @@ impl TenancyService {
                 .ok_or_else(|| csv_err("parent_code", format!("no unit {parent_code}")))?;
             let kind = match kind_col.map(field).filter(|k| !k.is_empty()) {
                 Some(k) => Some(
-                    OrgUnitKind::parse(&k)
+                    OrgUnitKind::parse(&k.to_ascii_lowercase())
                         .ok_or_else(|| csv_err("kind", format!("unknown kind {k}")))?,
                 ),
                 None => None,
