@@ -219,8 +219,27 @@ async fn register_scope_mask_history_and_counts() {
         let mine = s.gql(Some(&officer), counts, json!({})).await;
         // After the move, 长桥 holds only the twin.
         assert_eq!(mine.data()["ledgerCounts"]["total"], 1, "{}", mine.body);
-        // The centre's sensitive reads were audited.
+        // The centre's unmasked list reads were audited with the records
+        // they showed; the officer's masked ones were not.
         let admin = s.login("wuzhong", "admin").await;
+        let lists = s
+            .gql(
+                Some(&admin),
+                "{ auditLog(first: 200, action: \"minor.list_sensitive\") \
+                 { edges { node { actorKind detail } } } }",
+                json!({}),
+            )
+            .await;
+        let lists = lists.data()["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(!lists.is_empty());
+        // The centre's one list read showed 赵丽.
+        let b = b_id.as_str().unwrap();
+        assert!(lists
+            .iter()
+            .any(|e| e["node"]["detail"].as_str().unwrap().contains(b)));
         let log = s
             .gql(
                 Some(&admin),

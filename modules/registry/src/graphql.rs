@@ -231,13 +231,20 @@ impl RegistryQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Minor, EmptyFields, EmptyFields>> {
+        let rc = request_ctx(ctx)?;
         let who = principal(ctx)?;
         let service = ctx.data::<RegistryService>()?;
         let limit = page_size(first)?;
         let filter = filter.unwrap_or_default().into_filter()?;
         let after = after.map(|c| parse_cursor(&c)).transpose()?;
         let mut rows = service
-            .search(who, &filter, after.clone(), limit + 1)
+            .search(
+                who,
+                &Actor::of(who, &rc.request_id),
+                &filter,
+                after.clone(),
+                limit + 1,
+            )
             .await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);

@@ -782,16 +782,23 @@ impl RegistryService {
     }
 
     /// A page of a ledger, sorted by name then id (stable), after the
-    /// cursor `(name, id)`.
+    /// cursor `(name, id)`. A page shown unmasked is audited, naming the
+    /// records it showed.
     pub async fn search(
         &self,
         who: &Principal,
+        actor: &Actor,
         filter: &MinorFilter,
         after: Option<(String, Uuid)>,
         limit: u64,
     ) -> Result<Vec<MinorView>, ApiError> {
         who.require(Permission::MinorRead)?;
-        let tx = self.db.read(who.tenant).await?;
+        let sensitive = who.has(Permission::MinorSensitive);
+        let tx = if sensitive {
+            self.db.write(who.tenant).await?
+        } else {
+            self.db.read(who.tenant).await?
+        };
         let under = self.under_path(&tx, who, filter.under).await?;
         let mut query = self
             .filtered(&tx, who, filter, under.as_deref())
@@ -810,6 +817,17 @@ impl RegistryService {
             );
         }
         let rows = query.all(tx.conn()).await?;
+        if sensitive && !rows.is_empty() {
+            let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+            self.audit
+                .append(
+                    &tx,
+                    actor,
+                    AuditEntry::ok("minor.list_sensitive", "minor", ids.len())
+                        .with_detail(json!({ "minors": ids })),
+                )
+                .await?;
+        }
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(self.view_in(&tx, who, row).await?);
