@@ -13,6 +13,7 @@ pub mod error;
 mod graphql;
 mod password;
 mod service;
+mod signin;
 mod token;
 
 pub use error::IdentityError;

@@ -9,11 +9,11 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
 };
-use shouhu_audit::{Actor, AuditEntry, AuditService, Outcome};
+use shouhu_audit::{Actor, AuditEntry, AuditService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::db::is_unique_violation;
 use shouhu_kernel::ids::new_id;
-use shouhu_kernel::{ActorKind, ApiError, Backend, Db, Principal, ScopedTx, TenantId};
+use shouhu_kernel::{ActorKind, ApiError, Db, Principal, ScopedTx, TenantId};
 use shouhu_policies::{
     is_builtin_role_name, validate_custom_role_name, Permission, PermissionSet, PolicyEngine,
     BUILTIN_ROLES, PLATFORM_DOMAIN,
@@ -138,7 +138,7 @@ fn check_password(password: &str) -> Result<(), IdentityError> {
 }
 
 /// The lockout state after one more failed sign-in.
-fn after_failure(
+pub(crate) fn after_failure(
     count: i32,
     window_start: Option<i64>,
     now: i64,
@@ -214,6 +214,30 @@ impl IdentityService {
             .ok_or_else(|| ApiError::internal("token secret missing"))
     }
 
+    pub(crate) fn tenancy(&self) -> &TenancyService {
+        &self.tenancy
+    }
+
+    pub(crate) fn audit(&self) -> &AuditService {
+        &self.audit
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub(crate) fn token_ttl_ms(&self) -> i64 {
+        self.config.token_ttl_ms
+    }
+
     pub fn engine(&self) -> &Arc<RwLock<PolicyEngine>> {
         &self.engine
     }
@@ -276,291 +300,6 @@ impl IdentityService {
             self.reload_policies(tenant).await?;
         }
         Ok(())
-    }
-
-    // ---- sign-in ----------------------------------------------------------
-
-    /// Signs in to a district (or, with the slug `platform`, as a platform
-    /// operator). Every attempt is audited.
-    pub async fn login(
-        &self,
-        tenant_slug: &str,
-        username: &str,
-        password: &str,
-        request_id: &str,
-    ) -> Result<LoginResult, ApiError> {
-        if tenant_slug == "platform" {
-            return self.operator_login(username, password, request_id).await;
-        }
-        let Some(tenant) = self.tenancy.tenant_by_slug(tenant_slug).await? else {
-            // Spend the same time as a real attempt.
-            let _ = password::verify(password.to_owned(), None).await;
-            return Err(IdentityError::BadCredentials.into());
-        };
-        let tenant_id = TenantId(tenant.id);
-        let actor = Actor::anonymous(request_id);
-        let tx = self.db.read(tenant_id).await?;
-        let found = tx
-            .select::<user::Entity>()
-            .filter(user::Column::Username.eq(username))
-            .one(tx.conn())
-            .await?;
-        tx.commit().await?;
-        let now = self.clock.now_ms();
-        let failed = |reason: &str, target: String| {
-            AuditEntry::ok("auth.login", "user", target)
-                .with_outcome(Outcome::Failed)
-                // The typed username is not kept: people type passwords
-                // into that field.
-                .with_detail(serde_json::json!({ "reason": reason }))
-        };
-        let Some(found) = found.filter(|u| u.active) else {
-            let _ = password::verify(password.to_owned(), None).await;
-            self.audit
-                .append_now(tenant_id, &actor, failed("unknown user", "unknown".into()))
-                .await?;
-            return Err(IdentityError::BadCredentials.into());
-        };
-        if found.locked_until_ms.is_some_and(|until| until > now) {
-            let _ = password::verify(password.to_owned(), None).await;
-            self.audit
-                .append_now(tenant_id, &actor, failed("locked", found.id.to_string()))
-                .await?;
-            return Err(IdentityError::Locked.into());
-        }
-        let ok = password::verify(password.to_owned(), Some(found.password_hash.clone())).await?;
-        let tx = self.db.write(tenant_id).await?;
-        // Re-read under the write lock (or row lock) so that concurrent
-        // failures are all counted.
-        let mut query = tx
-            .select::<user::Entity>()
-            .filter(user::Column::Id.eq(found.id));
-        if tx.backend() == Backend::Postgres {
-            query = query.lock_exclusive();
-        }
-        let current = query
-            .one(tx.conn())
-            .await?
-            .ok_or(IdentityError::BadCredentials)?;
-        // Attempts already in flight when the account locked must not get
-        // through, not even with the right password.
-        if current.locked_until_ms.is_some_and(|until| until > now) {
-            self.audit
-                .append(&tx, &actor, failed("locked", current.id.to_string()))
-                .await?;
-            tx.commit().await?;
-            return Err(IdentityError::Locked.into());
-        }
-        if !ok {
-            let (count, start, locked) =
-                after_failure(current.failed_count, current.failed_window_start_ms, now);
-            tx.update::<user::Entity>()
-                .col_expr(user::Column::FailedCount, Expr::value(count))
-                .col_expr(user::Column::FailedWindowStartMs, Expr::value(start))
-                .col_expr(user::Column::LockedUntilMs, Expr::value(locked))
-                .filter(user::Column::Id.eq(current.id))
-                .exec(tx.conn())
-                .await?;
-            let reason = if locked.is_some() {
-                "wrong password; account locked"
-            } else {
-                "wrong password"
-            };
-            self.audit
-                .append(&tx, &actor, failed(reason, current.id.to_string()))
-                .await?;
-            tx.commit().await?;
-            return Err(if locked.is_some() {
-                IdentityError::Locked
-            } else {
-                IdentityError::BadCredentials
-            }
-            .into());
-        }
-        tx.update::<user::Entity>()
-            .col_expr(user::Column::FailedCount, Expr::value(0))
-            .col_expr(
-                user::Column::FailedWindowStartMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                user::Column::LockedUntilMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(user::Column::Id.eq(current.id))
-            .exec(tx.conn())
-            .await?;
-        let session_id = new_id();
-        let expires = now + self.config.token_ttl_ms;
-        tx.insert(session::ActiveModel {
-            tenant_id: Set(tenant.id),
-            id: Set(session_id),
-            user_id: Set(current.id),
-            created_at_ms: Set(now),
-            expires_at_ms: Set(expires),
-            revoked_at_ms: Set(None),
-        })
-        .await?;
-        let actor = Actor {
-            kind: ActorKind::User,
-            id: current.id,
-            request_id: request_id.to_owned(),
-        };
-        self.audit
-            .append(
-                &tx,
-                &actor,
-                AuditEntry::ok("auth.login", "session", session_id),
-            )
-            .await?;
-        tx.commit().await?;
-        self.sign(current.id, tenant.id, session_id, "user", now, expires)
-    }
-
-    fn sign(
-        &self,
-        sub: Uuid,
-        tid: Uuid,
-        sid: Uuid,
-        kind: &str,
-        now: i64,
-        expires: i64,
-    ) -> Result<LoginResult, ApiError> {
-        let claims = Claims {
-            sub,
-            tid,
-            sid,
-            kind: kind.to_owned(),
-            iat: now / 1000,
-            exp: expires / 1000,
-        };
-        let token = self
-            .keys
-            .sign(&claims)
-            .ok_or_else(|| ApiError::internal("token signing failed"))?;
-        Ok(LoginResult {
-            token,
-            expires_at_ms: expires,
-        })
-    }
-
-    async fn operator_login(
-        &self,
-        username: &str,
-        password: &str,
-        request_id: &str,
-    ) -> Result<LoginResult, ApiError> {
-        let actor = Actor::anonymous(request_id);
-        let now = self.clock.now_ms();
-        let found = operator::Entity::find()
-            .filter(operator::Column::Username.eq(username))
-            .one(self.db.raw())
-            .await?;
-        let failed = |reason: &str, target: String| {
-            AuditEntry::ok("auth.operator_login", "operator", target)
-                .with_outcome(Outcome::Failed)
-                .with_detail(serde_json::json!({ "reason": reason }))
-        };
-        let Some(found) = found else {
-            let _ = password::verify(password.to_owned(), None).await;
-            self.audit
-                .append_now(
-                    TenantId::PLATFORM,
-                    &actor,
-                    failed("unknown operator", "unknown".into()),
-                )
-                .await?;
-            return Err(IdentityError::BadCredentials.into());
-        };
-        if found.locked_until_ms.is_some_and(|until| until > now) {
-            self.audit
-                .append_now(
-                    TenantId::PLATFORM,
-                    &actor,
-                    failed("locked", found.id.to_string()),
-                )
-                .await?;
-            return Err(IdentityError::Locked.into());
-        }
-        let ok = password::verify(password.to_owned(), Some(found.password_hash.clone())).await?;
-        let tx = self.db.write(TenantId::PLATFORM).await?;
-        // Re-read under the write lock (or row lock): concurrent failures
-        // must all count, and attempts in flight when the account locked
-        // must not get through.
-        let mut query = operator::Entity::find_by_id(found.id);
-        if tx.backend() == Backend::Postgres {
-            query = query.lock_exclusive();
-        }
-        let found = query
-            .one(tx.conn())
-            .await?
-            .ok_or(IdentityError::BadCredentials)?;
-        if found.locked_until_ms.is_some_and(|until| until > now) {
-            self.audit
-                .append(&tx, &actor, failed("locked", found.id.to_string()))
-                .await?;
-            tx.commit().await?;
-            return Err(IdentityError::Locked.into());
-        }
-        if !ok {
-            let (count, start, locked) =
-                after_failure(found.failed_count, found.failed_window_start_ms, now);
-            operator::Entity::update_many()
-                .col_expr(operator::Column::FailedCount, Expr::value(count))
-                .col_expr(operator::Column::FailedWindowStartMs, Expr::value(start))
-                .col_expr(operator::Column::LockedUntilMs, Expr::value(locked))
-                .filter(operator::Column::Id.eq(found.id))
-                .exec(tx.conn())
-                .await?;
-            self.audit
-                .append(&tx, &actor, failed("wrong password", found.id.to_string()))
-                .await?;
-            tx.commit().await?;
-            return Err(if locked.is_some() {
-                IdentityError::Locked
-            } else {
-                IdentityError::BadCredentials
-            }
-            .into());
-        }
-        operator::Entity::update_many()
-            .col_expr(operator::Column::FailedCount, Expr::value(0))
-            .col_expr(
-                operator::Column::FailedWindowStartMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                operator::Column::LockedUntilMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(operator::Column::Id.eq(found.id))
-            .exec(tx.conn())
-            .await?;
-        let session_id = new_id();
-        let expires = now + self.config.token_ttl_ms;
-        operator_session::Entity::insert(operator_session::ActiveModel {
-            id: Set(session_id),
-            operator_id: Set(found.id),
-            created_at_ms: Set(now),
-            expires_at_ms: Set(expires),
-            revoked_at_ms: Set(None),
-        })
-        .exec(tx.conn())
-        .await?;
-        let actor = Actor {
-            kind: ActorKind::Operator,
-            id: found.id,
-            request_id: request_id.to_owned(),
-        };
-        self.audit
-            .append(
-                &tx,
-                &actor,
-                AuditEntry::ok("auth.operator_login", "session", session_id),
-            )
-            .await?;
-        tx.commit().await?;
-        self.sign(found.id, Uuid::nil(), session_id, "operator", now, expires)
     }
 
     /// Revokes the caller's session: the token stops working at once.
