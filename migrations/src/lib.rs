@@ -16,6 +16,7 @@ mod m0002_org_units;
 mod m0003_identity;
 mod m0004_audit;
 mod m0005_registry;
+mod m0006_ledger_index;
 mod sql;
 /// Test databases for every crate's tests (small, and kept in the crate
 /// that knows the schema and the roles).
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_identity::Migration),
             Box::new(m0004_audit::Migration),
             Box::new(m0005_registry::Migration),
+            Box::new(m0006_ledger_index::Migration),
         ]
     }
 }

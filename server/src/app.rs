@@ -22,6 +22,8 @@ use crate::schema::{self, ShouhuSchema};
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Largest multipart request (a GraphQL upload, such as `importMinors`), in bytes.
+    pub max_upload_bytes: usize,
     pub max_batch: usize,
     pub max_depth: usize,
     pub max_complexity: usize,
@@ -34,6 +36,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 1 << 20,
+            max_upload_bytes: 64 << 20,
             max_batch: 10,
             max_depth: 12,
             max_complexity: 5_000,

@@ -1,5 +1,5 @@
 //! The command line: `shouhu serve`, `migrate`, `tenant`, `user`,
-//! `operator`, `orgunit`, `audit`, `schema`.
+//! `operator`, `orgunit`, `import`, `audit`, `schema`, `demo`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         action: OrgunitAction,
     },
+    /// Import records from spreadsheets (CSV or XLSX).
+    Import {
+        #[command(subcommand)]
+        action: crate::import::ImportAction,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -68,6 +73,11 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Demonstration data: synthetic minors for a district.
+    Demo {
+        #[command(subcommand)]
+        action: crate::generate::DemoAction,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +127,13 @@ pub struct LimitArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "SHOUHU_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
     pub max_body_bytes: usize,
+    /// Largest multipart request (a GraphQL upload such as importMinors), in bytes.
+    #[arg(
+        long,
+        env = "SHOUHU_MAX_UPLOAD_BYTES",
+        default_value_t = Limits::default().max_upload_bytes
+    )]
+    pub max_upload_bytes: usize,
     /// Most operations in one batched request.
     #[arg(long, env = "SHOUHU_MAX_BATCH", default_value_t = Limits::default().max_batch)]
     pub max_batch: usize,
@@ -239,7 +256,7 @@ async fn services(url: &str) -> Result<Services, ServerError> {
     Services::new(db, Arc::new(SystemClock), &config).await
 }
 
-async fn tenant_id(services: &Services, slug: &str) -> Result<TenantId, ServerError> {
+pub(crate) async fn tenant_id(services: &Services, slug: &str) -> Result<TenantId, ServerError> {
     services
         .tenancy
         .tenant_by_slug(slug)
@@ -422,6 +439,14 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             print!("{}", crate::schema::sdl());
             Ok(())
         }
+        Command::Import { action } => {
+            let s = services(&url).await?;
+            crate::import::run(&s, action).await
+        }
+        Command::Demo { action } => {
+            let s = services(&url).await?;
+            crate::generate::run(&s, action).await
+        }
     }
 }
 
@@ -440,6 +465,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), ServerError> {
     config.principal_cache_ms = args.principal_cache_ms;
     config.limits = Limits {
         max_body_bytes: args.limits.max_body_bytes,
+        max_upload_bytes: args.limits.max_upload_bytes,
         max_batch: args.limits.max_batch,
         max_depth: args.limits.max_depth,
         max_complexity: args.limits.max_complexity,
@@ -450,7 +476,19 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), ServerError> {
     if args.demo {
         match crate::demo::ensure(&app.services).await? {
             Some(lines) => {
-                println!("Demo district 吴中区 created. Sign in with:");
+                let tenant = app
+                    .services
+                    .tenancy
+                    .tenant_by_slug(crate::demo::DEMO_SLUG)
+                    .await?
+                    .map(|t| TenantId(t.id))
+                    .ok_or_else(|| ServerError::Usage("the demo district vanished".into()))?;
+                let made = crate::generate::populate_demo(&app.services, tenant).await?;
+                println!(
+                    "Demo district 吴中区 created with {} synthetic minors ({} in difficulty). \
+                     Sign in with:",
+                    made.minors, made.in_difficulty
+                );
                 for line in lines {
                     println!("{line}");
                 }

@@ -21,6 +21,7 @@ use poem::{get, handler, Body, EndpointExt, IntoResponse, Request, Response, Rou
 use serde_json::json;
 use shouhu_audit::{Actor, AuditEntry, Outcome};
 use shouhu_kernel::{ErrorCode, RequestCtx};
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::app::App;
 
@@ -32,6 +33,7 @@ pub fn routes(app: App) -> impl poem::Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
+        .at("/exports/minors.xlsx", get(crate::export::minors_xlsx))
         .data(app)
 }
 
@@ -62,7 +64,7 @@ fn metrics(Data(app): Data<&App>) -> Response {
 }
 
 /// A request id from the caller when it is short and plain, else a new one.
-fn request_id(req: &Request) -> String {
+pub(crate) fn request_id(req: &Request) -> String {
     req.header("x-request-id")
         .filter(|v| {
             !v.is_empty()
@@ -133,6 +135,14 @@ fn graphiql_page() -> Response {
 #[handler]
 async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Response {
     let rid = request_id(req);
+    let content_type = req.header(header::CONTENT_TYPE).unwrap_or("");
+    if content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/")
+    {
+        return graphql_multipart(req, content_type.to_owned(), body, app, rid).await;
+    }
     let bytes = match body.into_bytes_limit(app.limits.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
@@ -160,6 +170,53 @@ async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Respo
             )
         }
     };
+    execute(req, app, batch, rid, Method::POST).await
+}
+
+/// A GraphQL multipart request (the upload format of graphql-multipart-request-spec): the
+/// files go to anonymous temporary files, the whole request is capped at
+/// `max_upload_bytes`, and at most one file is taken, since no operation takes more.
+async fn graphql_multipart(
+    req: &Request,
+    content_type: String,
+    body: Body,
+    app: &App,
+    rid: String,
+) -> Response {
+    let limit = app.limits.max_upload_bytes;
+    let too_large = |app: &App, rid: &str| {
+        refuse(
+            app,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::LimitExceeded,
+            &format!("the upload is larger than {limit} bytes"),
+            rid,
+        )
+    };
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(app, &rid);
+    }
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(limit)
+        .max_num_files(1);
+    let reader = body.into_async_read().compat();
+    let batch =
+        match async_graphql::http::receive_batch_body(Some(content_type), reader, options).await {
+            Ok(b) => b,
+            Err(async_graphql::ParseRequestError::PayloadTooLarge) => return too_large(app, &rid),
+            Err(e) => {
+                return refuse(
+                    app,
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadUserInput,
+                    &format!("the body is not a GraphQL multipart request: {e}"),
+                    &rid,
+                )
+            }
+        };
     execute(req, app, batch, rid, Method::POST).await
 }
 
@@ -348,7 +405,7 @@ async fn execute(
     }
 }
 
-fn bearer(req: &Request) -> Option<&str> {
+pub(crate) fn bearer(req: &Request) -> Option<&str> {
     req.header(header::AUTHORIZATION)
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
@@ -377,6 +434,13 @@ fn classify(err: &mut ServerError) {
         || err.message.contains("cannot be greater than")
     {
         ErrorCode::LimitExceeded
+    } else if (err.message.starts_with("Variable ") && err.message.ends_with(" is not defined."))
+        || err.message.starts_with("Failed to parse \"")
+        || err.message.starts_with("Expected input type \"")
+    {
+        // A variable left out or of the wrong shape: the executor reports it at the field
+        // that reads it, so it carries a path, but the caller is at fault.
+        ErrorCode::BadUserInput
     } else if err.path.is_empty() {
         // Parse and validation errors carry locations but no path.
         ErrorCode::BadUserInput

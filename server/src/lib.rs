@@ -6,7 +6,10 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod export;
+pub mod generate;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod schema;
 

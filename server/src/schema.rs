@@ -5,16 +5,30 @@
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use shouhu_audit::AuditQuery;
 use shouhu_identity::{IdentityMutation, IdentityQuery};
-use shouhu_registry::{RegistryMutation, RegistryQuery};
+use shouhu_registry::{
+    HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
+};
 use shouhu_tenancy::{TenancyMutation, TenancyQuery};
 
 use crate::app::{Limits, Services};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(IdentityQuery, TenancyQuery, AuditQuery, RegistryQuery);
+pub struct QueryRoot(
+    IdentityQuery,
+    TenancyQuery,
+    AuditQuery,
+    RegistryQuery,
+    HouseholdQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(IdentityMutation, TenancyMutation, RegistryMutation);
+pub struct MutationRoot(
+    IdentityMutation,
+    TenancyMutation,
+    RegistryMutation,
+    HouseholdMutation,
+    ImportMutation,
+);
 
 pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

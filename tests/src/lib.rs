@@ -27,6 +27,20 @@ pub struct TestServer {
     client: reqwest::Client,
 }
 
+/// A valid resident identity number for area 320506 (吴中区), born on
+/// `birth` (`YYYY-MM-DD`), with the given sequence (odd: male).
+pub fn resident_id(birth: &str, seq: u32) -> String {
+    let body = format!("320506{}{seq:03}", birth.replace('-', ""));
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(weights)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
 /// The reference division files, when the shared folder is beside the
 /// project.
 pub fn divisions_dir() -> Option<PathBuf> {
@@ -189,6 +203,60 @@ impl TestServer {
             .post(format!("{}/graphql", self.base))
             .header("content-type", "application/json")
             .body(body.to_owned());
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    /// Sends one operation with one file, in the GraphQL multipart request format: the file
+    /// goes to the variable `file_variable`.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        file_variable: &str,
+        file_name: &str,
+        content: &[u8],
+    ) -> Answer {
+        let boundary = "shouhu-test-boundary-7d1f";
+        let mut variables = variables;
+        if let Some(vars) = variables.as_object_mut() {
+            vars.insert(file_variable.to_owned(), Value::Null);
+        }
+        let operations = json!({ "query": query, "variables": variables }).to_string();
+        let map = json!({ "0": [format!("variables.{file_variable}")] }).to_string();
+        let mut body = Vec::new();
+        for (name, value) in [("operations", operations), ("map", map)] {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
+                     {value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }

@@ -93,6 +93,17 @@ async fn limits_hold_and_say_so() {
             s.post_raw(Some(&t), "not json").await.code(),
             "BAD_USER_INPUT"
         );
+        // A required variable left out is the caller's mistake, not an internal error.
+        assert_eq!(
+            s.gql(
+                Some(&t),
+                "query($id: ID!) { orgUnit(id: $id) { id } }",
+                json!({})
+            )
+            .await
+            .code(),
+            "BAD_USER_INPUT"
+        );
     }
 }
 

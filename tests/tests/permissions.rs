@@ -2,16 +2,24 @@
 //! operation in `cases/operations.json`, with the outcome `cases/
 //! permissions.csv` expects. Adding a role or an operation adds rows, not
 //! code; a missing row fails the test.
+//!
+//! An operation is a GraphQL `query` with `variables`, or, for the plain
+//! HTTP endpoints (the XLSX export), a `get` path whose `variables` become
+//! the query string; its outcome is read from the same error shape.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::Value;
-use shouhu_e2e::{TestServer, OTHER_SLUG};
+use shouhu_e2e::{Answer, TestServer, OTHER_SLUG};
 
 #[derive(Deserialize)]
 struct Operation {
+    #[serde(default)]
     query: String,
+    /// A path to GET instead of a GraphQL query.
+    #[serde(default)]
+    get: Option<String>,
     #[serde(default)]
     variables: Value,
 }
@@ -119,7 +127,7 @@ async fn every_role_gets_what_the_table_says() {
     let (ops, cases) = load();
     for server in TestServer::all().await {
         let mut vars = BTreeMap::new();
-        for code in ["320506001", "320506003"] {
+        for code in ["320506001", "320506003", "320506001001", "320506003001"] {
             vars.insert(
                 format!("$UNIT:{code}"),
                 server.unit_id("wuzhong", code).await,
@@ -157,7 +165,10 @@ async fn every_role_gets_what_the_table_says() {
             let unique = format!("{}{i}", server.kind().chars().next().unwrap_or('x'));
             let variables = substitute(&op.variables, &vars, &unique);
             let token = tokens.get(&case.role).map(String::as_str);
-            let answer = server.gql(token, &op.query, variables).await;
+            let answer = match &op.get {
+                Some(path) => get(&server, path, &variables, token).await,
+                None => server.gql(token, &op.query, variables).await,
+            };
             if answer.code() != case.expected {
                 failures.push(format!(
                     "{} {} × {}: expected {}, got {} ({})",
@@ -172,4 +183,28 @@ async fn every_role_gets_what_the_table_says() {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
+}
+
+/// GETs `path` with the variables as its query string; a success answers
+/// "OK", a refusal carries its code in the GraphQL error shape.
+async fn get(server: &TestServer, path: &str, variables: &Value, token: Option<&str>) -> Answer {
+    let query: Vec<String> = variables
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (status, text) = server
+        .get(&format!("{path}?{}", query.join("&")), token)
+        .await;
+    let body = match serde_json::from_str::<Value>(&text) {
+        Ok(body) => body,
+        Err(_) if status == 200 => Value::Null,
+        Err(_) => {
+            serde_json::json!({ "errors": [{ "extensions": { "code": status.to_string() } }] })
+        }
+    };
+    Answer { status, body }
 }

@@ -3,21 +3,7 @@
 //! ledgers' counts.
 
 use serde_json::{json, Value};
-use shouhu_e2e::TestServer;
-
-/// A valid resident identity number for area 320506, born 2015-03-04,
-/// with the given sequence (odd: male).
-fn resident_id(birth: &str, seq: u32) -> String {
-    let body = format!("320506{}{seq:03}", birth.replace('-', ""));
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .chars()
-        .zip(weights)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{body}{check}")
-}
+use shouhu_e2e::{resident_id, TestServer};
 
 const CREATE: &str = "mutation($i: MinorInputObject!, $why: String) { \
     createMinor(input: $i, createAnyway: $why) { id name documentNumber masked version age \

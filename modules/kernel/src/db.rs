@@ -239,6 +239,40 @@ impl ScopedTx {
         }
     }
 
+    /// Inserts many rows into this tenant with one multi-row statement,
+    /// whatever tenant the models carried; returns how many were given.
+    /// For bulk loads (synthetic data, imports), where a statement per row
+    /// would cost a round trip each. The caller keeps each batch within the
+    /// backend's limit of bound parameters (SQLite: 32,766; PostgreSQL:
+    /// 65,535), i.e. rows × columns. A unique-key clash is CONFLICT, as for
+    /// [`ScopedTx::insert`].
+    pub async fn insert_many<E, A>(&self, models: Vec<A>) -> Result<u64, ApiError>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        if models.is_empty() {
+            return Ok(0);
+        }
+        let count = models.len() as u64;
+        let scoped = models.into_iter().map(|mut model| {
+            model.set(E::tenant_column(), self.tenant.0.into());
+            model
+        });
+        match E::insert_many(scoped)
+            .exec_without_returning(&self.tx)
+            .await
+        {
+            Ok(_) => Ok(count),
+            Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(
+                "input",
+                "a record with the same key exists in this district",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The transaction, to execute the scoped statements built above and
     /// platform-table statements.
     pub fn conn(&self) -> &DatabaseTransaction {

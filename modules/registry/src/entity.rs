@@ -10,6 +10,29 @@ macro_rules! tenant_scoped {
     };
 }
 
+pub mod household {
+    //! A household: siblings living together, in one community or village.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "households")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_unit_id: Uuid,
+        pub address: Option<String>,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+    tenant_scoped!();
+}
+
 pub mod minor {
     //! One minor of the district.
     use sea_orm::entity::prelude::*;

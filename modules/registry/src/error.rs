@@ -53,6 +53,72 @@ impl RegistryError {
     }
 }
 
+/// A file an import refuses as a whole; a bad row is reported, not refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be read (not a spreadsheet, an old `.xls`, encrypted, broken).
+    #[error(transparent)]
+    File(#[from] crate::sheet_in::SheetError),
+    /// Required fields have no column, even after the user's mapping.
+    #[error(
+        "the file has no column for {}; its headers are: {}; name the columns as the \
+         standard headers do or map them",
+        missing_list(missing),
+        if headers.is_empty() { "none".to_owned() } else { headers.join(", ") }
+    )]
+    MissingColumns {
+        /// The fields without a column.
+        missing: Vec<String>,
+        /// The headers the file has.
+        headers: Vec<String>,
+    },
+}
+
+/// `name (姓名)`: each field with its first standard header.
+fn missing_list(missing: &[String]) -> String {
+    missing
+        .iter()
+        .map(|field| {
+            match crate::sheet_in::STANDARD_HEADERS
+                .iter()
+                .find(|(_, f)| f == field)
+            {
+                Some((header, _)) => format!("{field} ({header})"),
+                None => field.clone(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ImportError {
+    /// A stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImportError::File(e) => e.code(),
+            ImportError::MissingColumns { .. } => "missing_columns",
+        }
+    }
+}
+
+impl From<ImportError> for shouhu_kernel::ApiError {
+    /// Every refusal of a file is the caller's to fix: BAD_USER_INPUT on `file`, or on
+    /// `columnMap` for missing columns. An I/O failure reading an upload is ours.
+    fn from(err: ImportError) -> Self {
+        match &err {
+            ImportError::File(crate::sheet_in::SheetError::Io { source, .. }) => {
+                shouhu_kernel::ApiError::internal(source)
+            }
+            ImportError::MissingColumns { .. } => {
+                shouhu_kernel::ApiError::bad_input("columnMap", format!("{err} ({})", err.code()))
+            }
+            ImportError::File(_) => {
+                shouhu_kernel::ApiError::bad_input("file", format!("{err} ({})", err.code()))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +144,28 @@ mod tests {
         assert_eq!(name.rule(), "empty");
         assert_eq!(name.field(), "name");
         assert_eq!(name.to_string(), "no name was given");
+    }
+
+    #[test]
+    fn missing_columns_name_the_standard_header() {
+        let err = ImportError::MissingColumns {
+            missing: vec!["id_number".into(), "community".into()],
+            headers: vec!["姓名".into(), "备注".into()],
+        };
+        assert_eq!(err.code(), "missing_columns");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "the file has no column for id_number (公民身份号码), community (所在社区)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("its headers are: 姓名, 备注"), "{text}");
+        let api = shouhu_kernel::ApiError::from(err);
+        assert_eq!(api.field.as_deref(), Some("columnMap"));
+        let api =
+            shouhu_kernel::ApiError::from(ImportError::File(crate::sheet_in::SheetError::NoHeader));
+        assert_eq!(api.field.as_deref(), Some("file"));
+        assert!(api.message.ends_with("(no_header)"), "{}", api.message);
     }
 }

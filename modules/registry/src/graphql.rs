@@ -17,6 +17,11 @@ use crate::model::{
 use crate::service::{CategoryInput, GuardianInput, MinorFilter, MinorView};
 use crate::{age_on, mask_id, MinorInput, RegistryService};
 
+mod household;
+mod import;
+pub use household::{HouseholdMutation, HouseholdQuery};
+pub use import::ImportMutation;
+
 #[derive(SimpleObject)]
 pub struct CategoryEntry {
     pub category: Category,
@@ -57,6 +62,8 @@ pub struct Minor {
     pub ethnicity: Option<String>,
     pub hukou_place: Option<String>,
     pub org_unit_id: ID,
+    /// The household the minor belongs to, if any.
+    pub household_id: Option<ID>,
     pub address: Option<String>,
     pub phone: Option<String>,
     pub school: Option<String>,
@@ -93,6 +100,7 @@ fn to_object(view: MinorView, today: NaiveDate) -> Minor {
         ethnicity: r.ethnicity,
         hukou_place: r.hukou_place,
         org_unit_id: ID(r.org_unit_id.to_string()),
+        household_id: r.household_id.map(|h| ID(h.to_string())),
         address: hide(r.address),
         phone: mask(r.phone),
         school: r.school,
@@ -199,6 +207,9 @@ pub struct HistoryEntry {
     /// JSON text.
     pub after: String,
     pub reason: String,
+    /// Whether `before` and `after` were masked for the caller (as the
+    /// record itself is without `minor:sensitive`).
+    pub masked: bool,
 }
 
 #[derive(Default)]
@@ -269,20 +280,24 @@ impl RegistryQuery {
         Ok(to_object(view, service.today()))
     }
 
-    /// Every change to a minor, oldest first.
+    /// Every change to a minor, oldest first. Values the record hides
+    /// without `minor:sensitive` are hidden here too; a read showing them
+    /// is audited.
     async fn minor_history(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Vec<HistoryEntry>> {
+        let rc = request_ctx(ctx)?;
         let who = principal(ctx)?;
         let service = ctx.data::<RegistryService>()?;
         let id = parse_id(&id, "minor")?;
         Ok(service
-            .history(who, id)
+            .history(who, &Actor::of(who, &rc.request_id), id)
             .await?
             .into_iter()
-            .map(|h| HistoryEntry {
+            .map(|v| (v.row, v.masked))
+            .map(|(h, masked)| HistoryEntry {
                 at: ms_to_datetime(h.at_ms),
                 actor_kind: h.actor_kind,
                 actor_id: ID(h.actor_id.to_string()),
@@ -290,6 +305,7 @@ impl RegistryQuery {
                 before: h.before,
                 after: h.after,
                 reason: h.reason,
+                masked,
             })
             .collect())
     }

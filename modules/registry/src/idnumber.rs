@@ -483,7 +483,7 @@ fn refuse_spreadsheet_forms(s: &str) -> Result<(), IdError> {
     if is_scientific(s) {
         return Err(IdError::new(
             IdRule::ExcelScientific,
-            "the number is in scientific notation (such as 3.20506E+17), so a spreadsheet has \
+            "the number is in scientific notation (such as 3.2E+17), so a spreadsheet has \
              lost its digits; format the column as text and enter the number again",
         ));
     }
@@ -615,8 +615,9 @@ fn check_birth(yyyymmdd: &str, today: NaiveDate) -> Result<NaiveDate, IdError> {
     Ok(date)
 }
 
-/// The ISO 7064 MOD 11-2 check character of the first 17 digits.
-fn check_char(digits: &[u8]) -> u8 {
+/// The ISO 7064 MOD 11-2 check character of the first 17 digits (ASCII digits only; the
+/// synthetic-data generator builds numbers with it too).
+pub(crate) fn check_char(digits: &[u8]) -> u8 {
     let sum: u32 = digits
         .iter()
         .zip(WEIGHTS)

@@ -9,22 +9,32 @@
 pub mod dates;
 pub mod entity;
 pub mod error;
+pub mod generate;
 mod graphql;
 pub mod idnumber;
+pub mod import;
 pub mod model;
 pub mod names;
 mod service;
 pub mod sheet_in;
 pub mod sheet_out;
 
-pub use graphql::{RegistryMutation, RegistryQuery};
-pub use service::{MinorInput, RegistryService};
+pub use graphql::{
+    HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
+};
+pub use service::{
+    ExportSummary, Ledger, MinorFilter, MinorInput, RegistryService, SyntheticWriter,
+    EXPORT_HEADERS,
+};
 
 pub use dates::{age_on, aged_out, from_excel_serial, parse_date, parse_date_or_serial, DateError};
-pub use error::RegistryError;
+pub use error::{ImportError, RegistryError};
 pub use idnumber::{
     check_matches, mask_id, normalise_document, parse_resident_id, DocumentType, IdError, IdRule,
     ResidentId, Sex,
+};
+pub use import::{
+    ImportMode, ImportOptions, ImportProgress, ImportReport, MinorImporter, RowError,
 };
 pub use names::{mask_name, normalise_name, NameError};
 pub use sheet_in::{

@@ -25,6 +25,14 @@ use crate::model::{
 };
 use crate::{check_matches, normalise_document, normalise_name, parse_resident_id, RegistryError};
 
+mod export;
+mod history;
+mod household;
+mod synthetic;
+pub use export::{ExportSummary, Ledger, EXPORT_HEADERS};
+pub use household::{GuardianPatch, HouseholdView};
+pub use synthetic::SyntheticWriter;
+
 /// A guardian as entered.
 #[derive(Clone, Debug)]
 pub struct GuardianInput {
@@ -163,6 +171,17 @@ impl RegistryService {
             tenancy,
             clock,
         }
+    }
+
+    /// The importer of spreadsheets of minors, on this service's database, audit log and
+    /// clock (see `import.rs`).
+    pub fn importer(&self) -> crate::import::MinorImporter {
+        crate::import::MinorImporter::new(
+            self.db.clone(),
+            self.audit.clone(),
+            self.tenancy.clone(),
+            self.clock.clone(),
+        )
     }
 
     /// Today in the district's time zone (Asia/Shanghai).
@@ -679,32 +698,13 @@ impl RegistryService {
         Ok(view)
     }
 
-    /// The history of one minor, oldest first.
-    pub async fn history(
-        &self,
-        who: &Principal,
-        id: Uuid,
-    ) -> Result<Vec<minor_history::Model>, ApiError> {
-        who.require(Permission::MinorRead)?;
-        let tx = self.db.read(who.tenant).await?;
-        self.visible(&tx, who, id).await?;
-        let rows = tx
-            .select::<minor_history::Entity>()
-            .filter(minor_history::Column::MinorId.eq(id))
-            .order_by_asc(minor_history::Column::AtMs)
-            .order_by_asc(minor_history::Column::Id)
-            .all(tx.conn())
-            .await?;
-        tx.commit().await?;
-        Ok(rows)
-    }
-
     fn filtered(
         &self,
         tx: &ScopedTx,
         who: &Principal,
         filter: &MinorFilter,
         under_path: Option<&str>,
+        units: Option<&[Uuid]>,
     ) -> sea_orm::Select<minor::Entity> {
         let mut query = tx.select::<minor::Entity>();
         if let Some(scope) = who.scope_path() {
@@ -741,6 +741,21 @@ impl RegistryService {
                 .to_owned();
             if let Some(c) = filter.category {
                 cats.and_where(minor_category::Column::Category.eq(c.code()));
+            }
+            // Each category row carries its minor's unit (kept in step by the triggers of
+            // migration m0006), so bounding it by the units of the subtree lets its index
+            // find one street's difficulty ledger without visiting the rest of the
+            // district. The units are a list of ids (`ledger_units`), not a subquery, so
+            // that the plan stays simple even before the tables have statistics. The bound
+            // on the minors themselves above stays the authority on scope.
+            if let Some(units) = units {
+                cats.and_where(
+                    sea_orm::sea_query::Expr::col((
+                        minor_category::Entity,
+                        sea_orm::sea_query::Alias::new("org_unit_id"),
+                    ))
+                    .is_in(units.iter().copied()),
+                );
             }
             query = query.filter(minor::Column::Id.in_subquery(cats));
         }
@@ -800,8 +815,9 @@ impl RegistryService {
             self.db.read(who.tenant).await?
         };
         let under = self.under_path(&tx, who, filter.under).await?;
+        let units = self.ledger_units(&tx, who, under.as_deref()).await?;
         let mut query = self
-            .filtered(&tx, who, filter, under.as_deref())
+            .filtered(&tx, who, filter, under.as_deref(), units.as_deref())
             .order_by_asc(minor::Column::Name)
             .order_by_asc(minor::Column::Id)
             .limit(limit);
@@ -828,10 +844,8 @@ impl RegistryService {
                 )
                 .await?;
         }
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.view_in(&tx, who, row).await?);
-        }
+        // A page's categories and guardians in one query each, not two per row.
+        let out = self.views_in(&tx, who, rows).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -845,9 +859,10 @@ impl RegistryService {
         who.require(Permission::LedgerRead)?;
         let tx = self.db.read(who.tenant).await?;
         let under = self.under_path(&tx, who, filter.under).await?;
+        let units = self.ledger_units(&tx, who, under.as_deref()).await?;
         // Grouped in SQL: a ledger may hold a million minors.
         let by_unit: Vec<(Uuid, i64)> = self
-            .filtered(&tx, who, filter, under.as_deref())
+            .filtered(&tx, who, filter, under.as_deref(), units.as_deref())
             .select_only()
             .column(minor::Column::OrgUnitId)
             .column_as(minor::Column::Id.count(), "n")
@@ -856,7 +871,7 @@ impl RegistryService {
             .all(tx.conn())
             .await?;
         let members = self
-            .filtered(&tx, who, filter, under.as_deref())
+            .filtered(&tx, who, filter, under.as_deref(), units.as_deref())
             .select_only()
             .column(minor::Column::Id)
             .into_query();

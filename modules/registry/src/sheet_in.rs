@@ -646,9 +646,14 @@ impl SheetReader {
             .utf8_passthru(true)
             .strip_bom(true)
             .build(rejoined);
+        // Records end at `\n` only: with the default CRLF terminator the csv crate ends a
+        // record at the `\r` and counts the `\n` as part of the next record, whose line number
+        // then comes out one short. The `\r` left at the end of a line's last cell is
+        // whitespace, which every cell is trimmed of.
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
             .from_reader(Box::new(decoded) as ByteSource);
         let mut source = CsvSource {
             reader,

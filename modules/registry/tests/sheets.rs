@@ -628,3 +628,25 @@ fn the_ledger_writes_to_a_path_in_constant_memory() {
     }
     assert_eq!(count, 20_000);
 }
+
+#[test]
+fn crlf_gbk_lines_are_numbered_as_an_editor_shows_them() {
+    let csv = format!("姓名,身份证号\r\n张三,{ID}\r\n李四,{ID}\r\n王五,{ID}\r\n");
+    let (bytes, _, _) = encoding_rs::GBK.encode(&csv);
+    let lines: Vec<u64> = rows(open(bytes.into_owned(), "名单.csv"))
+        .iter()
+        .map(|r| r.line)
+        .collect();
+    assert_eq!(lines, [2, 3, 4]);
+}
+
+#[test]
+fn crlf_utf8_with_quotes_and_a_multi_line_cell_keeps_line_numbers() {
+    let csv =
+        String::from("姓名,住址\r\n\"张三\",\"某路\r\n1号\"\r\n李四,\"某路2号\"\r\n\r\n王五,x\r\n");
+    let rows = rows(open(csv.into_bytes(), "名单.csv"));
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [2, 4, 6]);
+    assert_eq!(rows[0].cells, [text("张三"), text("某路\r\n1号")]);
+    assert_eq!(rows[1].cells, [text("李四"), text("某路2号")]);
+}

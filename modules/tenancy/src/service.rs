@@ -344,6 +344,17 @@ impl TenancyService {
             .await?)
     }
 
+    /// Every unit of the transaction's tenant, without a scope check: for other modules that
+    /// resolve many units at once (an import names a community by code or name on each row,
+    /// and checks the caller's scope itself).
+    pub async fn units_in(&self, tx: &ScopedTx) -> Result<Vec<org_unit::Model>, ApiError> {
+        Ok(tx
+            .select::<org_unit::Entity>()
+            .order_by_asc(org_unit::Column::Path)
+            .all(tx.conn())
+            .await?)
+    }
+
     /// The root unit (the district itself).
     pub async fn root_in(&self, tx: &ScopedTx) -> Result<org_unit::Model, ApiError> {
         tx.select::<org_unit::Entity>()
