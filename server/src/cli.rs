@@ -499,10 +499,16 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), ServerError> {
             ),
         }
     }
-    let listener = poem::listener::TcpListener::bind(args.bind.clone());
+    // Bind before saying "serving", so that a port already taken is the last
+    // thing printed rather than a line after the address it never served on.
+    let acceptor = poem::listener::Listener::into_acceptor(poem::listener::TcpListener::bind(
+        args.bind.clone(),
+    ))
+    .await
+    .map_err(|e| ServerError::Usage(format!("cannot listen on {}: {e}", args.bind)))?;
     println!("Shouhu serving on http://{} (GraphiQL at /)", args.bind);
     tracing::info!(bind = %args.bind, "serving");
-    poem::Server::new(listener)
+    poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             crate::http::routes(app),
             async {
