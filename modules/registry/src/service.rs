@@ -131,6 +131,33 @@ fn bad(field: &str, err: impl Into<RegistryError>) -> ApiError {
     ApiError::bad_input(field, format!("{} ({})", err, err.rule()))
 }
 
+/// Refuses, without `minor:sensitive`, the filters that would tell a masked
+/// reader what masking hides: which minors have a sensitive category or a
+/// guardian in prison or rehabilitation, or what a masked identity number is
+/// (a search by full number confirms a guess).
+pub(crate) fn require_open_filter(who: &Principal, filter: &MinorFilter) -> Result<(), ApiError> {
+    if who.has(Permission::MinorSensitive) {
+        return Ok(());
+    }
+    let hidden = |field: &str| ApiError {
+        field: Some(field.to_owned()),
+        ..ApiError::forbidden(Permission::MinorSensitive.as_str())
+    };
+    if filter.category.is_some_and(Category::is_sensitive) {
+        return Err(hidden("filter.category"));
+    }
+    if filter
+        .guardian_situation
+        .is_some_and(GuardianSituation::is_sensitive)
+    {
+        return Err(hidden("filter.guardianSituation"));
+    }
+    if filter.document_number.is_some() {
+        return Err(hidden("filter.documentNumber"));
+    }
+    Ok(())
+}
+
 fn trimmed(text: Option<String>, max: usize, field: &str) -> Result<Option<String>, ApiError> {
     match text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
         Some(t) if t.chars().count() > max => Err(ApiError::bad_input(
@@ -240,10 +267,16 @@ impl RegistryService {
                 .one(tx.conn())
                 .await?;
             if let Some(existing) = existing {
-                return Err(ApiError::conflict(
-                    "input.documentNumber",
-                    format!("this document is registered as minor {}", existing.id),
-                ));
+                // Outside the caller's area the record is not named: its id
+                // would let a street officer probe another street's minors.
+                let message = if self.unit_in_scope(&tx, who, existing.org_unit_id).await? {
+                    format!("this document is registered as minor {}", existing.id)
+                } else {
+                    "this document is registered in the district outside your area; \
+                     ask the protection centre"
+                        .to_owned()
+                };
+                return Err(ApiError::conflict("input.documentNumber", message));
             }
         } else {
             let phones: Vec<String> = input
@@ -253,7 +286,18 @@ impl RegistryService {
                 .collect();
             let likely = self.likely_duplicates(&tx, &name, birth, &phones).await?;
             if !likely.is_empty() && create_anyway.is_none() {
-                let ids: Vec<String> = likely.iter().map(|m| m.id.to_string()).collect();
+                let mut ids: Vec<String> = Vec::new();
+                let mut elsewhere = 0;
+                for m in &likely {
+                    if self.unit_in_scope(&tx, who, m.org_unit_id).await? {
+                        ids.push(m.id.to_string());
+                    } else {
+                        elsewhere += 1;
+                    }
+                }
+                if elsewhere > 0 {
+                    ids.push(format!("{elsewhere} outside your area"));
+                }
                 return Err(ApiError::conflict(
                     "input",
                     format!(
@@ -377,6 +421,21 @@ impl RegistryService {
                 .map_err(|e| bad("input.documentNumber", e))?;
             Ok((Some(kind), Some(number), input.birth_date))
         }
+    }
+
+    /// Whether an org unit of the transaction's district lies in the
+    /// caller's subtree.
+    async fn unit_in_scope(
+        &self,
+        tx: &ScopedTx,
+        who: &Principal,
+        unit_id: Uuid,
+    ) -> Result<bool, ApiError> {
+        Ok(self
+            .tenancy
+            .unit_in(tx, unit_id)
+            .await?
+            .is_some_and(|u| in_scope(who, &u.path)))
     }
 
     async fn likely_duplicates(
@@ -562,6 +621,32 @@ impl RegistryService {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(ApiError::bad_input("reason", "say why (1-500 characters)"));
         }
+        // A masked caller may not write what it cannot read: it would overwrite
+        // values blind, and whether the version moved would tell it the stored
+        // value. Its hidden categories are kept below.
+        let open = who.has(Permission::MinorSensitive);
+        if !open {
+            let hidden_fields = [
+                (input.address.is_some(), "input.address"),
+                (input.phone.is_some(), "input.phone"),
+                (input.health.is_some(), "input.health"),
+                (input.hiv_status.is_some(), "input.hivStatus"),
+                (
+                    input
+                        .categories
+                        .iter()
+                        .flatten()
+                        .any(|c| c.category.is_sensitive()),
+                    "input.categories",
+                ),
+            ];
+            if let Some((_, field)) = hidden_fields.iter().find(|(given, _)| *given) {
+                return Err(ApiError {
+                    field: Some((*field).to_owned()),
+                    ..ApiError::forbidden(Permission::MinorSensitive.as_str())
+                });
+            }
+        }
         let tx = self.db.write(who.tenant).await?;
         let current = self.visible(&tx, who, id).await?;
         if current.version != version {
@@ -628,12 +713,31 @@ impl RegistryService {
                 next.org_unit_id = Set(unit.id);
             }
         }
-        if let Some(categories) = input.categories {
+        if let Some(mut categories) = input.categories {
             let before = tx
                 .select::<minor_category::Entity>()
                 .filter(minor_category::Column::MinorId.eq(id))
                 .all(tx.conn())
                 .await?;
+            if !open {
+                // The categories a masked caller cannot see stay as they are.
+                for c in &before {
+                    let Some(category) = Category::parse(&c.category) else {
+                        continue;
+                    };
+                    if category.is_sensitive() {
+                        let since =
+                            NaiveDate::parse_from_str(&c.since, "%Y-%m-%d").map_err(|_| {
+                                ApiError::internal("a stored category date is not a date")
+                            })?;
+                        categories.push(CategoryInput {
+                            category,
+                            since,
+                            source: c.source.clone(),
+                        });
+                    }
+                }
+            }
             let describe = |c: &[(String, String, String)]| json!(c);
             let old: Vec<(String, String, String)> = before
                 .iter()
@@ -742,6 +846,17 @@ impl RegistryService {
             if let Some(c) = filter.category {
                 cats.and_where(minor_category::Column::Category.eq(c.code()));
             }
+            // A masked reader's difficulty ledger is made of the categories it
+            // may see: a minor whose only categories are hidden would otherwise
+            // stand in it with none shown, which tells what is hidden.
+            if !who.has(Permission::MinorSensitive) {
+                let hidden: Vec<&str> = Category::ALL
+                    .iter()
+                    .filter(|c| c.is_sensitive())
+                    .map(|c| c.code())
+                    .collect();
+                cats.and_where(minor_category::Column::Category.is_not_in(hidden));
+            }
             // Each category row carries its minor's unit (kept in step by the triggers of
             // migration m0006), so bounding it by the units of the subtree lets its index
             // find one street's difficulty ledger without visiting the rest of the
@@ -808,6 +923,7 @@ impl RegistryService {
         limit: u64,
     ) -> Result<Vec<MinorView>, ApiError> {
         who.require(Permission::MinorRead)?;
+        require_open_filter(who, filter)?;
         let sensitive = who.has(Permission::MinorSensitive);
         let tx = if sensitive {
             self.db.write(who.tenant).await?
@@ -857,6 +973,7 @@ impl RegistryService {
         filter: &MinorFilter,
     ) -> Result<LedgerCounts, ApiError> {
         who.require(Permission::LedgerRead)?;
+        require_open_filter(who, filter)?;
         let tx = self.db.read(who.tenant).await?;
         let under = self.under_path(&tx, who, filter.under).await?;
         let units = self.ledger_units(&tx, who, under.as_deref()).await?;
@@ -897,9 +1014,11 @@ impl RegistryService {
             }
         }
         tx.commit().await?;
+        let open = who.has(Permission::MinorSensitive);
         let mut by_category: Vec<(Category, u64)> = by_cat
             .into_iter()
             .filter_map(|(c, n)| Category::parse(&c).map(|c| (c, n as u64)))
+            .filter(|(c, _)| open || !c.is_sensitive())
             .collect();
         by_category.sort();
         let total = by_unit.iter().map(|(_, n)| *n as u64).sum();

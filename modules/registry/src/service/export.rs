@@ -358,6 +358,7 @@ impl RegistryService {
     {
         who.require(Permission::MinorRead)?;
         who.require(Permission::MinorExport)?;
+        super::require_open_filter(who, &filter)?;
         let open = who.has(Permission::MinorSensitive);
         let today = self.today();
         let tenant = self

@@ -189,6 +189,22 @@ impl RegistryService {
         // Visibility first: a guardian of a minor outside the caller's scope
         // is NOT_FOUND, not a version CONFLICT.
         self.visible(&tx, who, minor_id).await?;
+        // A masked caller sees neither a guardian's phone nor a sensitive
+        // situation, so it may change neither: it would overwrite them blind,
+        // and a refusal that depended on the stored value would reveal it.
+        if !who.has(Permission::MinorSensitive) {
+            let field = match (&patch.phone, &patch.situation) {
+                (Some(_), _) => Some("guardian.phone"),
+                (None, Some(_)) => Some("guardian.situation"),
+                (None, None) => None,
+            };
+            if let Some(field) = field {
+                return Err(ApiError {
+                    field: Some(field.to_owned()),
+                    ..ApiError::forbidden(Permission::MinorSensitive.as_str())
+                });
+            }
+        }
         let before = self.guardian_of(&tx, minor_id, guardian_id).await?;
         let mut next: guardian::ActiveModel = before.clone().into();
         let mut changed = false;
