@@ -109,6 +109,23 @@ pub(crate) fn mask_entry(mut row: minor_history::Model) -> HistoryView {
     HistoryView { row, masked }
 }
 
+/// An entry as a masked reader sees it in a minor's history, or `None` when
+/// all it changed is hidden: an entry saying that `hivStatus` changed, or a
+/// guardian's situation, would tell what masking withholds. The reason of a
+/// masked entry is withheld too, since it is free text written about the
+/// hidden values.
+fn masked_history_entry(row: minor_history::Model) -> Option<HistoryView> {
+    let mut view = mask_entry(row);
+    if !view.masked {
+        return Some(view);
+    }
+    if view.row.before == view.row.after && view.row.change != "created" {
+        return None;
+    }
+    view.row.reason = String::new();
+    Some(view)
+}
+
 impl RegistryService {
     /// The history of one minor, oldest first: masked without
     /// `minor:sensitive`, audited with it.
@@ -143,16 +160,13 @@ impl RegistryService {
                 .await?;
         }
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                if sensitive {
-                    HistoryView { row, masked: false }
-                } else {
-                    mask_entry(row)
-                }
-            })
-            .collect())
+        if sensitive {
+            return Ok(rows
+                .into_iter()
+                .map(|row| HistoryView { row, masked: false })
+                .collect());
+        }
+        Ok(rows.into_iter().filter_map(masked_history_entry).collect())
     }
 }
 
@@ -173,6 +187,29 @@ mod tests {
             after: after.to_string(),
             reason: "test".into(),
         }
+    }
+
+    #[test]
+    fn a_masked_history_leaves_out_hidden_changes_and_their_reasons() {
+        let hidden = entry("hivStatus", json!("阴性"), json!("阳性"));
+        assert!(masked_history_entry(hidden).is_none());
+        let hidden = entry(
+            "categories",
+            json!([["hiv", "2024-01-01", "x"]]),
+            json!([["hiv", "2024-01-01", "x"], ["abused", "2024-02-01", "y"]]),
+        );
+        assert!(masked_history_entry(hidden).is_none());
+        let mixed = entry(
+            "categories",
+            json!([["hiv", "2024-01-01", "x"]]),
+            json!([["hiv", "2024-01-01", "x"], ["orphan", "2024-02-01", "y"]]),
+        );
+        let shown = masked_history_entry(mixed).expect("a visible change");
+        assert!(shown.masked && shown.row.reason.is_empty());
+        assert!(!shown.row.after.contains("hiv"));
+        let open = entry("name", json!("张三"), json!("张叁"));
+        let shown = masked_history_entry(open).expect("an open change");
+        assert_eq!(shown.row.reason, "test");
     }
 
     /// Each row: change, before, after, expected before, expected after,
