@@ -388,6 +388,15 @@ async fn scopes_hold_for_codes_keys_and_the_audit_log() {
             s.gql(Some(&admin), create, make("AB1")).await.code(),
             "CONFLICT"
         );
+        // A numeric code nests in its parent's: another district's division
+        // code cannot be taken for a street of this one.
+        let a = s.gql(Some(&admin), create, make("320505099")).await;
+        assert_eq!(
+            (a.code(), a.field()),
+            ("BAD_USER_INPUT".into(), Some("input.code".into()))
+        );
+        let a = s.gql(Some(&admin), create, make("320506099")).await;
+        assert_eq!(a.data()["createOrgUnit"]["code"], "320506099");
         // A district admin posted to a street keeps to the street for the
         // district's keys and audit log.
         let street = s.unit_id("wuzhong", "320506001").await;

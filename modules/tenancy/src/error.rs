@@ -26,6 +26,8 @@ pub enum TenancyError {
     BadUnitCode,
     #[error("{0}")]
     BadTree(String),
+    #[error("{0}")]
+    CodeOutsideParent(String),
     #[error("line {line}, column {column}: {reason}")]
     Csv {
         line: u64,
@@ -59,6 +61,7 @@ impl From<TenancyError> for ApiError {
             TenancyError::DuplicateUnit(_) => ApiError::conflict("input.code", message),
             TenancyError::BadUnitCode => ApiError::bad_input("input.code", message),
             TenancyError::BadTree(_) => ApiError::bad_input("input.parentId", message),
+            TenancyError::CodeOutsideParent(_) => ApiError::bad_input("input.code", message),
             TenancyError::Csv { line, column, .. } => {
                 ApiError::bad_input(format!("line {line}.{column}"), message)
             }

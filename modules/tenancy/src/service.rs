@@ -474,6 +474,24 @@ impl TenancyService {
                 None => TenancyError::BadTree(err),
             });
         }
+        // A numeric code is read as a statistical division code, which begins
+        // with its parent's: another district's or another street's code
+        // would otherwise pass for a unit there.
+        let digits = |c: &str| c.bytes().all(|b| b.is_ascii_digit());
+        if digits(&code) && digits(&parent.code) && !code.starts_with(&parent.code) {
+            let err = format!(
+                "a numeric code under {} must begin with it (division codes nest)",
+                parent.code
+            );
+            return Err(match line {
+                Some(line) => TenancyError::Csv {
+                    line,
+                    column: "code".into(),
+                    reason: err,
+                },
+                None => TenancyError::CodeOutsideParent(err),
+            });
+        }
         let path = format!("{}{code}/", parent.path);
         let now = self.clock.now_ms();
         self.insert_unit(tx, Some(parent.id), &code, &name, kind, &path, now)
