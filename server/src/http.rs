@@ -143,9 +143,9 @@ async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Respo
     {
         return graphql_multipart(req, content_type.to_owned(), body, app, rid).await;
     }
-    let bytes = match body.into_bytes_limit(app.limits.max_body_bytes).await {
+    let bytes = match read_capped(body, app.limits.max_body_bytes).await {
         Ok(b) => b,
-        Err(_) => {
+        Err(()) => {
             return refuse(
                 app,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -171,6 +171,33 @@ async fn graphql_post(req: &Request, body: Body, Data(app): Data<&App>) -> Respo
         }
     };
     execute(req, app, batch, rid, Method::POST).await
+}
+
+/// Reads a body of at most `limit` bytes. A larger one is refused, but read
+/// on and thrown away up to eight times the limit first: a connection closed
+/// with unread data is reset by the kernel, and the client may then lose the
+/// 413 answer it was sent before it reads it. Past that, the connection is
+/// given up.
+async fn read_capped(body: Body, limit: usize) -> Result<Vec<u8>, ()> {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(body.into_bytes_stream());
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    let give_up = limit.saturating_mul(8);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        total = total.saturating_add(chunk.len());
+        if total <= limit {
+            out.extend_from_slice(&chunk);
+        } else if total > give_up {
+            return Err(());
+        }
+    }
+    if total > limit {
+        Err(())
+    } else {
+        Ok(out)
+    }
 }
 
 /// A GraphQL multipart request (the upload format of graphql-multipart-request-spec): the
@@ -217,6 +244,32 @@ async fn graphql_multipart(
                 )
             }
         };
+    // Only the file may be large: the operations themselves keep the limit of
+    // a plain request, so that an upload is no way round it.
+    let requests: &[async_graphql::Request] = match &batch {
+        BatchRequest::Single(r) => std::slice::from_ref(r),
+        BatchRequest::Batch(rs) => rs,
+    };
+    let operations: usize = requests
+        .iter()
+        .map(|r| {
+            r.query.len()
+                + serde_json::to_vec(&r.variables).map_or(usize::MAX, |v| v.len())
+                + r.operation_name.as_ref().map_or(0, String::len)
+        })
+        .fold(0, usize::saturating_add);
+    if operations > app.limits.max_body_bytes {
+        return refuse(
+            app,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::LimitExceeded,
+            &format!(
+                "the operations of an upload are larger than {} bytes",
+                app.limits.max_body_bytes
+            ),
+            &rid,
+        );
+    }
     execute(req, app, batch, rid, Method::POST).await
 }
 

@@ -388,5 +388,16 @@ async fn uploads_above_the_cap_are_refused() {
             .upload(Some(&centre), IMPORT, json!({}), "file", "a.csv", b"x")
             .await;
         assert_eq!(a.code(), "BAD_USER_INPUT", "{}", a.body);
+        // The operations of an upload keep the limit of a plain request body.
+        let padded = format!("{IMPORT} # {}", "x".repeat(s.app.limits.max_body_bytes));
+        let a = s
+            .upload(Some(&centre), &padded, json!({}), "file", "a.csv", b"x")
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (413, "LIMIT_EXCEEDED".into()),
+            "{}",
+            a.body
+        );
     }
 }
