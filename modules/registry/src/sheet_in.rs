@@ -213,6 +213,18 @@ pub enum SheetError {
         /// What is wrong, as the workbook reader found it.
         detail: String,
     },
+    /// The workbook would unpack to more than the reader takes (a zip bomb, or a workbook too
+    /// large to import at once).
+    #[error(
+        "the workbook unpacks to more than the import takes ({part}: over {limit_mib} MiB); \
+         split it, or save it as CSV"
+    )]
+    Unpacked {
+        /// The part of the archive that is too large, or `the workbook` for the whole.
+        part: String,
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// The workbook is encrypted with a password.
     #[error("the workbook is protected by a password; remove the password and upload it again")]
     Encrypted,
@@ -301,6 +313,7 @@ impl SheetError {
             SheetError::Io { .. } => "unreadable_file",
             SheetError::LegacyXls => "legacy_xls",
             SheetError::Workbook { .. } => "bad_workbook",
+            SheetError::Unpacked { .. } => "workbook_too_large",
             SheetError::Encrypted => "encrypted_workbook",
             SheetError::NoWorksheet { .. } => "no_worksheet",
             SheetError::NoHeader => "no_header",
@@ -332,6 +345,50 @@ impl SheetError {
     pub fn is_row_error(&self) -> bool {
         matches!(self, SheetError::Csv { .. } | SheetError::Encoding { .. })
     }
+}
+
+/// The most a workbook's shared-string table may unpack to: the reader holds it in memory
+/// whole, so a small archive with a huge table (a zip bomb) would otherwise exhaust it.
+const SHARED_STRINGS_MAX: u64 = 256 << 20;
+/// The most a whole workbook may unpack to; worksheets are streamed, but a cell is held whole.
+const UNPACKED_MAX: u64 = 2 << 30;
+
+/// Refuses a workbook whose parts declare more than the reader takes, before any part is
+/// unpacked. The sizes are the archive's own declarations; this bounds the plain zip bomb, and
+/// a part that unpacks to more than it declared fails its checksum when it is read.
+fn check_unpacked_sizes<R: Read + Seek>(reader: &mut R) -> Result<(), SheetError> {
+    let too_large = |part: &str, limit: u64| SheetError::Unpacked {
+        part: part.to_string(),
+        limit_mib: limit >> 20,
+    };
+    {
+        let mut archive = zip::ZipArchive::new(&mut *reader).map_err(|e| SheetError::Workbook {
+            detail: e.to_string(),
+        })?;
+        let mut total: u64 = 0;
+        for i in 0..archive.len() {
+            let part = archive.by_index_raw(i).map_err(|e| SheetError::Workbook {
+                detail: e.to_string(),
+            })?;
+            let name = part.name().map_err(|e| SheetError::Workbook {
+                detail: e.to_string(),
+            })?;
+            if name.ends_with("sharedStrings.xml") && part.size() > SHARED_STRINGS_MAX {
+                return Err(too_large(&name, SHARED_STRINGS_MAX));
+            }
+            total = total.saturating_add(part.size());
+        }
+        if total > UNPACKED_MAX {
+            return Err(too_large("the workbook", UNPACKED_MAX));
+        }
+    }
+    reader
+        .seek(io::SeekFrom::Start(0))
+        .map_err(|source| SheetError::Io {
+            what: "the workbook".to_string(),
+            source,
+        })?;
+    Ok(())
 }
 
 /// Maps a workbook reader's error to a [`SheetError`].
@@ -684,6 +741,8 @@ impl SheetReader {
     where
         R: Read + Seek + Send + 'static,
     {
+        let mut reader = reader;
+        check_unpacked_sizes(&mut reader)?;
         let workbook: Xlsx<R> = Xlsx::new(reader).map_err(workbook_error)?;
         let sheet = pick_sheet(&workbook, options.sheet_name.as_deref())?;
         let (sender, rows) = std::sync::mpsc::sync_channel(XLSX_ROWS_AHEAD);

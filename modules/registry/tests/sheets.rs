@@ -408,6 +408,36 @@ fn broken_and_legacy_workbooks_are_refused_clearly() {
 }
 
 #[test]
+fn a_zip_bomb_is_refused_before_it_is_unpacked() {
+    use std::io::Write;
+    // A real workbook with one more part: a shared-string table of 300 MiB of spaces, which
+    // deflates to well under a megabyte.
+    let mut archive = zip::ZipArchive::new(Cursor::new(sample_workbook())).expect("zip");
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let part = archive.by_index_raw(i).expect("part");
+        if !part.name().expect("name").ends_with("sharedStrings.xml") {
+            out.raw_copy_file(part).expect("copy");
+        }
+    }
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    out.start_file("xl/sharedStrings.xml", options)
+        .expect("part");
+    let block = vec![b' '; 1 << 20];
+    for _ in 0..300 {
+        out.write_all(&block).expect("write");
+    }
+    let bomb = out.finish().expect("finish").into_inner();
+    assert!(bomb.len() < 4 << 20, "{} bytes", bomb.len());
+    let err = SheetReader::from_reader(Cursor::new(bomb), "bomb.xlsx", &Default::default())
+        .expect_err("refused");
+    assert_eq!(err.code(), "workbook_too_large", "{err}");
+    assert!(err.to_string().contains("sharedStrings.xml"), "{err}");
+}
+
+#[test]
 fn dropping_an_xlsx_reader_early_stops_its_worker() {
     let mut writer = XlsxLedgerWriter::new("台账", &["姓名"]).expect("writer");
     for i in 0..5_000 {
