@@ -499,6 +499,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), ServerError> {
             ),
         }
     }
+    crate::app::spawn_casework_tick(&app.services, crate::app::CASEWORK_TICK);
     let listener = poem::listener::TcpListener::bind(args.bind.clone());
     println!("Shouhu serving on http://{} (GraphiQL at /)", args.bind);
     tracing::info!(bind = %args.bind, "serving");
