@@ -603,7 +603,7 @@ async fn the_public_form_gives_a_receipt_and_is_rate_limited() {
 /// included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unrouted_report_waits_in_the_retry_queue() {
-    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
     for s in TestServer::all().await {
         let kind = s.kind();
         let teacher = s.login("wuzhong", "teacher").await;
@@ -623,41 +623,6 @@ async fn an_unrouted_report_waits_in_the_retry_queue() {
         let id = a.data()["createReport"]["id"].as_str().unwrap().to_owned();
         // Put it back as if the process had stopped between storing and
         // routing: the row is committed, its routing is not.
-        let owner = Database::connect(&s.db.owner_url).await.expect("connect");
-        let undo = format!(
-            "UPDATE reports SET routing_state = 'pending', routed_unit_id = NULL \
-             WHERE id = '{id}'"
-        );
-        if kind == "postgres" {
-            // The owner is bound by row-level security like everyone else.
-            let tenant = s
-                .app
-                .services
-                .tenancy
-                .tenant_by_slug("wuzhong")
-                .await
-                .unwrap()
-                .unwrap()
-                .id;
-            owner
-                .execute_unprepared(&format!(
-                    "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true); {undo}; COMMIT"
-                ))
-                .await
-                .expect("undo routing");
-        } else {
-            owner.execute_unprepared(&undo).await.expect("undo routing");
-        }
-        owner.close().await.ok();
-        let read = "query($id: ID!) { report(id: $id) { routingState routedUnitId } }";
-        let a = s.gql(Some(&changqiao), read, json!({ "id": id })).await;
-        assert_eq!(
-            a.code(),
-            "NOT_FOUND",
-            "{kind}: not routed, not the street's yet"
-        );
-        let a = s.gql(Some(&centre), read, json!({ "id": id })).await;
-        assert_eq!(a.data()["report"]["routingState"], "PENDING", "{kind}");
         let tenant = shouhu_kernel::TenantId(
             s.app
                 .services
@@ -668,6 +633,39 @@ async fn an_unrouted_report_waits_in_the_retry_queue() {
                 .unwrap()
                 .id,
         );
+        let report_uuid = sea_orm::prelude::Uuid::parse_str(&id).unwrap();
+        let tx = s.app.services.db.write(tenant).await.unwrap();
+        let backend = tx.conn().get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "UPDATE reports SET routing_state = 'pending', routed_unit_id = NULL \
+                 WHERE tenant_id = $1 AND id = $2"
+            }
+            _ => {
+                "UPDATE reports SET routing_state = 'pending', routed_unit_id = NULL \
+                 WHERE tenant_id = ? AND id = ?"
+            }
+        };
+        let done = tx
+            .conn()
+            .execute(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [tenant.as_uuid().into(), report_uuid.into()],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1, "{kind}");
+        tx.commit().await.unwrap();
+        let read = "query($id: ID!) { report(id: $id) { routingState routedUnitId } }";
+        let a = s.gql(Some(&changqiao), read, json!({ "id": id })).await;
+        assert_eq!(
+            a.code(),
+            "NOT_FOUND",
+            "{kind}: not routed, not the street's yet"
+        );
+        let a = s.gql(Some(&centre), read, json!({ "id": id })).await;
+        assert_eq!(a.data()["report"]["routingState"], "PENDING", "{kind}");
         let routed = s.app.services.casework.retry_routing(tenant).await.unwrap();
         assert_eq!(routed, 1, "{kind}");
         assert_eq!(
