@@ -30,6 +30,7 @@ pub fn routes(app: App) -> impl poem::Endpoint {
     Route::new()
         .at("/", get(graphiql))
         .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/graphql/ws", get(crate::ws::graphql_ws))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
