@@ -119,6 +119,7 @@ impl Services {
             audit.clone(),
             tenancy.clone(),
             registry.clone(),
+            identity.clone(),
             clock.clone(),
         );
         Ok(Services {

@@ -308,6 +308,45 @@ async fn from_a_teachers_report_to_a_closed_case() {
         let a = s.gql(Some(&centre), notes, json!({ "id": case_id })).await;
         assert_eq!(a.data()["case"]["notes"].as_array().unwrap().len(), 2);
 
+        // The centre names the street's officer as lead, with itself on the
+        // team; an officer of another street cannot be put on the case.
+        let me = "{ me { id } }";
+        let cq_id = s.gql(Some(&changqiao), me, json!({})).await.data()["me"]["id"].clone();
+        let centre_id = s.gql(Some(&centre), me, json!({})).await.data()["me"]["id"].clone();
+        let yx_id = s.gql(Some(&yuexi), me, json!({})).await.data()["me"]["id"].clone();
+        let assign = "assignCase(id: $id, version: $v, leadUserId: $lead, workerIds: $w)";
+        let assign_args = "($id: ID!, $v: Int!, $lead: ID!, $w: [ID!]!)";
+        let a = case_op(
+            &s,
+            &changqiao,
+            assign,
+            assign_args,
+            json!({ "id": case_id, "v": v, "lead": cq_id, "w": [] }),
+        )
+        .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{kind}: assigning is the centre's");
+        let a = case_op(
+            &s,
+            &centre,
+            assign,
+            assign_args,
+            json!({ "id": case_id, "v": v, "lead": cq_id, "w": [yx_id] }),
+        )
+        .await;
+        assert_eq!(a.code(), "BAD_USER_INPUT", "{kind}: {}", a.body);
+        assert_eq!(a.field().as_deref(), Some("workerIds.0"));
+        let q = format!("mutation{assign_args} {{ {assign} {{ version leadUserId workerIds }} }}");
+        let a = s
+            .gql(
+                Some(&centre),
+                &q,
+                json!({ "id": case_id, "v": v, "lead": cq_id, "w": [centre_id] }),
+            )
+            .await;
+        assert_eq!(a.data()["assignCase"]["leadUserId"], cq_id);
+        assert_eq!(a.data()["assignCase"]["workerIds"], json!([centre_id]));
+        let v = version(&a, "assignCase");
+
         // Monitoring, then the closure review.
         let a = transition(&s, &changqiao, &case_id, v, "MONITORING").await;
         let v = version(&a, "transitionCase");
@@ -405,6 +444,7 @@ async fn from_a_teachers_report_to_a_closed_case() {
             "case.assessment",
             "case.plan_approved",
             "case.placement",
+            "case.assigned",
             "case.closure_requested",
             "case.closure_review",
         ] {
@@ -686,5 +726,133 @@ async fn an_unrouted_report_waits_in_the_retry_queue() {
             .count();
         // One notice from the first routing and one from the retry.
         assert_eq!(notices, 2, "{kind}: {}", a.body);
+    }
+}
+
+/// Triage: the level is raised or lowered only with the permission and a
+/// reason, which is kept, and the deadlines follow; a dismissed report is
+/// "closed" for its reporter; a district's own deadlines apply to new
+/// reports; a case can be opened from the registry, once per child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_settings_dismissal_and_cases_from_the_registry() {
+    for s in TestServer::all().await {
+        let kind = s.kind();
+        let teacher = s.login("wuzhong", "teacher").await;
+        let centre = s.login("wuzhong", "centre").await;
+        let changqiao = s.login("wuzhong", "changqiao").await;
+        let admin = s.login("wuzhong", "admin").await;
+        let community = s.unit_id("wuzhong", "320506001001").await;
+        let report = |cats: Value| {
+            json!({ "i": { "categories": cats, "description": "情况说明",
+                           "placeUnitId": community } })
+        };
+        let a = s
+            .gql(
+                Some(&teacher),
+                CREATE_REPORT,
+                report(json!(["DOMESTIC_VIOLENCE"])),
+            )
+            .await;
+        let id = a.data()["createReport"]["id"].as_str().unwrap().to_owned();
+        let level = "mutation($id: ID!, $l: Level!, $r: String!) { setReportLevel(id: $id, \
+                     level: $l, reason: $r) { level levelReason responseDeadline } }";
+        let a = s
+            .gql(
+                Some(&teacher),
+                level,
+                json!({ "id": id, "l": "NORMAL", "r": "x" }),
+            )
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{kind}");
+        let a = s
+            .gql(
+                Some(&changqiao),
+                level,
+                json!({ "id": id, "l": "NORMAL", "r": " " }),
+            )
+            .await;
+        assert_eq!(a.code(), "BAD_USER_INPUT", "{kind}: a reason is required");
+        assert_eq!(a.field().as_deref(), Some("reason"));
+        let a = s
+            .gql(
+                Some(&changqiao),
+                level,
+                json!({ "id": id, "l": "NORMAL", "r": "电话核实为邻里纠纷，无暴力" }),
+            )
+            .await;
+        let r = &a.data()["setReportLevel"];
+        assert_eq!(r["level"], "NORMAL");
+        assert_eq!(r["levelReason"], "电话核实为邻里纠纷，无暴力");
+        assert_eq!(r["responseDeadline"], "VERIFY");
+        // Dismissed: the reporter sees it closed.
+        let a = s
+            .gql(
+                Some(&changqiao),
+                "mutation($id: ID!) { dismissReport(id: $id, reason: \"无保护需要\") { status } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(a.data()["dismissReport"]["status"], "DISMISSED");
+        let a = s
+            .gql(Some(&teacher), "{ myReports { status } }", json!({}))
+            .await;
+        assert_eq!(a.data()["myReports"][0]["status"], "CLOSED", "{kind}");
+
+        // The district shortens its acknowledgement deadline to 2 hours.
+        let set = "mutation($i: DeadlineSettingsInput!) { setDeadlineSettings(input: $i) { \
+                   ackMinutes } }";
+        let settings = json!({ "i": { "emergencyAckMinutes": 30, "emergencyVisitMinutes": 720,
+            "ackMinutes": 120, "verifyWorkingDays": 2, "reporterMinutes": 4320 } });
+        let a = s.gql(Some(&centre), set, settings.clone()).await;
+        assert_eq!(a.code(), "FORBIDDEN", "{kind}: sla:manage is the admin's");
+        let a = s.gql(Some(&admin), set, settings).await;
+        assert_eq!(a.data()["setDeadlineSettings"]["ackMinutes"], 120);
+        let a = s
+            .gql(
+                Some(&teacher),
+                CREATE_REPORT,
+                report(json!(["OUT_OF_SCHOOL"])),
+            )
+            .await;
+        let late = a.data()["createReport"]["id"].as_str().unwrap().to_owned();
+        s.clock.advance_minutes(121);
+        let a = s
+            .gql(
+                Some(&centre),
+                "{ overdueReports { report { id } deadline } }",
+                json!({}),
+            )
+            .await;
+        let hits: Vec<&Value> = a.data()["overdueReports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["report"]["id"] == late.as_str())
+            .collect();
+        assert_eq!(hits.len(), 1, "{kind}: {}", a.body);
+        assert_eq!(hits[0]["deadline"], "ACKNOWLEDGE");
+
+        // A case opened from the registry belongs to the child's street.
+        let a = s
+            .gql(
+                Some(&centre),
+                "mutation($i: MinorInputObject!) { createMinor(input: $i) { id } }",
+                json!({ "i": { "name": "李小华", "sex": "FEMALE", "birthDate": "2016-05-06",
+                               "documentNumber": shouhu_e2e::resident_id("2016-05-06", 222),
+                               "orgUnitId": community } }),
+            )
+            .await;
+        let minor = a.data()["createMinor"]["id"].as_str().unwrap().to_owned();
+        let open = "mutation($m: ID!) { openCase(minorId: $m, reason: \"台账排查\") { id \
+                    unitId state } }";
+        let a = s.gql(Some(&centre), open, json!({ "m": minor })).await;
+        let street = s.unit_id("wuzhong", "320506001").await;
+        assert_eq!(a.data()["openCase"]["unitId"], street.as_str(), "{kind}");
+        assert_eq!(a.data()["openCase"]["state"], "ACCEPTED");
+        let a = s.gql(Some(&centre), open, json!({ "m": minor })).await;
+        assert_eq!(a.code(), "CONFLICT", "{kind}: one open case per child");
+        let yuexi = s.login("wuzhong", "yuexi").await;
+        let a = s.gql(Some(&yuexi), open, json!({ "m": minor })).await;
+        assert_eq!(a.code(), "NOT_FOUND", "{kind}: another street's child");
     }
 }

@@ -507,6 +507,30 @@ impl CaseworkMutation {
         ))
     }
 
+    /// Names the lead caseworker and the other workers. Needs `case:assign`.
+    async fn assign_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i64,
+        lead_user_id: ID,
+        #[graphql(default)] worker_ids: Vec<ID>,
+    ) -> async_graphql::Result<Case> {
+        let who = principal(ctx)?;
+        let actor = actor(ctx)?;
+        let id = id_of(&id, "case")?;
+        let lead = id_of(&lead_user_id, "user")?;
+        let workers = worker_ids
+            .iter()
+            .map(|w| id_of(w, "user"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Case(
+            ctx.data::<CaseworkService>()?
+                .assign_case(who, &actor, id, version, lead, workers)
+                .await?,
+        ))
+    }
+
     /// Records a home visit (入户甄判). Needs `case:write`.
     async fn record_home_visit(
         &self,

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, Select};
 use shouhu_audit::{Actor, AuditService};
+use shouhu_identity::IdentityService;
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::ids::new_id;
 use shouhu_kernel::{ApiError, Db, Principal, ScopedTx, TenantId};
@@ -53,6 +54,7 @@ pub struct CaseworkService {
     audit: AuditService,
     tenancy: TenancyService,
     registry: RegistryService,
+    identity: IdentityService,
     clock: SharedClock,
     notices: broadcast::Sender<Notice>,
     /// Recent public reports per client address (instants), for the rate
@@ -87,6 +89,7 @@ impl CaseworkService {
         audit: AuditService,
         tenancy: TenancyService,
         registry: RegistryService,
+        identity: IdentityService,
         clock: SharedClock,
     ) -> Self {
         let (notices, _) = broadcast::channel(256);
@@ -95,6 +98,7 @@ impl CaseworkService {
             audit,
             tenancy,
             registry,
+            identity,
             clock,
             notices,
             public_log: Arc::new(Mutex::new(HashMap::new())),

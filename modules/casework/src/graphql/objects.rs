@@ -169,6 +169,14 @@ impl Case {
     async fn lead_user_id(&self) -> Option<ID> {
         self.0.lead_user_id.map(id)
     }
+    /// The other workers on the case.
+    async fn worker_ids(&self) -> Vec<ID> {
+        serde_json::from_str::<Vec<String>>(&self.0.workers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(ID)
+            .collect()
+    }
     async fn state(&self) -> Option<CaseState> {
         CaseState::parse(&self.0.state)
     }

@@ -404,6 +404,88 @@ impl CaseworkService {
         Ok(out)
     }
 
+    /// Names the lead caseworker and the other workers of a case. Each must
+    /// be an active user of the district whose unit is the case's unit, lies
+    /// under it, or lies above it (the centre at the district). Needs
+    /// `case:assign`.
+    pub async fn assign_case(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        id: Uuid,
+        version: i64,
+        lead: Uuid,
+        workers: Vec<Uuid>,
+    ) -> Result<case::Model, ApiError> {
+        who.require(Permission::CaseAssign)?;
+        let tx = self.db.write(who.tenant).await?;
+        let row = self.case_for_change(&tx, who, id, version).await?;
+        let case_unit = self
+            .tenancy
+            .unit_in(&tx, row.unit_id)
+            .await?
+            .ok_or_else(|| ApiError::internal("case without its unit"))?;
+        let mut team: Vec<Uuid> = Vec::new();
+        for (field, user) in std::iter::once(("leadUserId".to_owned(), lead)).chain(
+            workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (format!("workerIds.{i}"), *w)),
+        ) {
+            let unit = match self.identity.active_user_unit_in(&tx, user).await? {
+                Some(unit) => self.tenancy.unit_in(&tx, unit).await?,
+                None => None,
+            };
+            let Some(unit) = unit else {
+                return Err(ApiError::not_found("user"));
+            };
+            let related =
+                unit.path.starts_with(&case_unit.path) || case_unit.path.starts_with(&unit.path);
+            if !related {
+                return Err(ApiError::bad_input(
+                    field,
+                    "the user works outside the case's street and the district",
+                ));
+            }
+            if user != lead && !team.contains(&user) {
+                team.push(user);
+            }
+        }
+        let list: Vec<String> = team.iter().map(Uuid::to_string).collect();
+        let out = self
+            .bump(
+                &tx,
+                &row,
+                vec![
+                    (case::Column::LeadUserId, Expr::value(Some(lead))),
+                    (
+                        case::Column::Workers,
+                        Expr::value(serde_json::to_string(&list).unwrap_or_default()),
+                    ),
+                ],
+            )
+            .await?;
+        self.event(
+            &tx,
+            actor,
+            Some(id),
+            None,
+            "case.assigned",
+            format!("lead {lead}; {} other workers", team.len()),
+        )
+        .await?;
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("case.assign", "case", id)
+                    .with_detail(json!({ "lead": lead, "workers": list })),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
     /// A case that may take a new record: visible and not closed.
     async fn open_visible(
         &self,
