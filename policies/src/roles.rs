@@ -81,7 +81,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     role(
         "department_liaison",
         "部门联络人",
-        "Liaison in another department: sees and completes the actions assigned to it.",
+        "Liaison in another department: refers reports and completes the actions assigned to it.",
         false,
     ),
     role(

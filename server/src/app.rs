@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::MigratorTrait;
 use shouhu_audit::AuditService;
+use shouhu_casework::CaseworkService;
 use shouhu_identity::{IdentityConfig, IdentityService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{Backend, Db, SystemClock};
@@ -91,6 +92,7 @@ pub struct Services {
     pub tenancy: TenancyService,
     pub identity: IdentityService,
     pub registry: RegistryService,
+    pub casework: CaseworkService,
 }
 
 impl Services {
@@ -112,6 +114,14 @@ impl Services {
         .await?;
         let registry =
             RegistryService::new(db.clone(), audit.clone(), tenancy.clone(), clock.clone());
+        let casework = CaseworkService::new(
+            db.clone(),
+            audit.clone(),
+            tenancy.clone(),
+            registry.clone(),
+            identity.clone(),
+            clock.clone(),
+        );
         Ok(Services {
             db,
             clock,
@@ -119,8 +129,37 @@ impl Services {
             tenancy,
             identity,
             registry,
+            casework,
         })
     }
+}
+
+/// How often `serve` retries unrouted reports and escalates missed
+/// deadlines.
+pub const CASEWORK_TICK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Starts the background pass of reporting and casework: every `every`, each
+/// district's waiting reports are routed again and its missed deadlines are
+/// escalated to the protection centre (once each; the escalation table's
+/// unique key makes a second server's pass a no-op).
+pub fn spawn_casework_tick(services: &Services, every: std::time::Duration) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            match services.tenancy.all_tenant_ids().await {
+                Ok(tenants) => services.casework.tick(&tenants).await,
+                Err(err) => {
+                    tracing::warn!(
+                        error.code = err.code.as_str(),
+                        "casework tick: no districts"
+                    )
+                }
+            }
+        }
+    });
 }
 
 /// Everything a running server holds.

@@ -506,6 +506,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), ServerError> {
     ))
     .await
     .map_err(|e| ServerError::Usage(format!("cannot listen on {}: {e}", args.bind)))?;
+    crate::app::spawn_casework_tick(&app.services, crate::app::CASEWORK_TICK);
     println!("Shouhu serving on http://{} (GraphiQL at /)", args.bind);
     tracing::info!(bind = %args.bind, "serving");
     poem::Server::new_with_acceptor(acceptor)

@@ -20,7 +20,7 @@ use poem::web::{Data, Html};
 use poem::{get, handler, Body, EndpointExt, IntoResponse, Request, Response, Route};
 use serde_json::json;
 use shouhu_audit::{Actor, AuditEntry, Outcome};
-use shouhu_kernel::{ErrorCode, RequestCtx};
+use shouhu_kernel::{ClientAddr, ErrorCode, RequestCtx};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::app::App;
@@ -30,6 +30,7 @@ pub fn routes(app: App) -> impl poem::Endpoint {
     Route::new()
         .at("/", get(graphiql))
         .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/graphql/ws", get(crate::ws::graphql_ws))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
@@ -403,9 +404,13 @@ async fn execute(
             Err(e) => ctx.auth_error = Some(e),
         }
     }
+    let client = ClientAddr(client_addr(req));
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
-        let mut resp = app.schema.execute(r.data(ctx.clone())).await;
+        let mut resp = app
+            .schema
+            .execute(r.data(ctx.clone()).data(client.clone()))
+            .await;
         for err in &mut resp.errors {
             classify(err);
         }
@@ -455,6 +460,15 @@ async fn execute(
             "internal error",
             &rid,
         ),
+    }
+}
+
+/// The peer's IP address (without the port), for per-address limits. A
+/// forwarding header is not trusted: a client could set it to anything.
+fn client_addr(req: &Request) -> String {
+    match req.remote_addr().as_socket_addr() {
+        Some(addr) => addr.ip().to_string(),
+        None => req.remote_addr().to_string(),
     }
 }
 

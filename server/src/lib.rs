@@ -12,5 +12,6 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod schema;
+pub mod ws;
 
 pub use app::{App, AppConfig, Limits};

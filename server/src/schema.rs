@@ -2,8 +2,9 @@
 //! parts; limits on depth and complexity are set here (aliases, batch size
 //! and body size are enforced in `http`).
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use shouhu_audit::AuditQuery;
+use shouhu_casework::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
 use shouhu_identity::{IdentityMutation, IdentityQuery};
 use shouhu_registry::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
@@ -19,6 +20,7 @@ pub struct QueryRoot(
     AuditQuery,
     RegistryQuery,
     HouseholdQuery,
+    CaseworkQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -28,15 +30,19 @@ pub struct MutationRoot(
     RegistryMutation,
     HouseholdMutation,
     ImportMutation,
+    CaseworkMutation,
 );
 
-pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(CaseworkSubscription);
+
+pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
@@ -46,6 +52,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.tenancy.clone())
     .data(services.identity.clone())
     .data(services.registry.clone())
+    .data(services.casework.clone())
     .finish()
 }
 
@@ -54,7 +61,7 @@ pub fn sdl() -> String {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .finish()
     .sdl()

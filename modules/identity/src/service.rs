@@ -540,6 +540,23 @@ impl IdentityService {
 
     // ---- users -------------------------------------------------------------
 
+    /// The org unit of an active user of the transaction's district, without a
+    /// scope check: for other modules (casework) that assign a user they were
+    /// given and check the caller's scope on the unit themselves.
+    pub async fn active_user_unit_in(
+        &self,
+        tx: &ScopedTx,
+        id: Uuid,
+    ) -> Result<Option<Uuid>, ApiError> {
+        Ok(tx
+            .select::<user::Entity>()
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::Active.eq(true))
+            .one(tx.conn())
+            .await?
+            .map(|u| u.org_unit_id))
+    }
+
     /// Creates a user of the caller's district. Needs `user:manage`.
     pub async fn create_user(
         &self,

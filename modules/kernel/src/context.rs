@@ -152,3 +152,9 @@ pub fn request_ctx<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a RequestCt
 pub fn principal<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Arc<Principal>, ApiError> {
     request_ctx(ctx)?.principal()
 }
+
+/// The client's network address as the HTTP layer saw it, handed to
+/// GraphQL as request data for per-address limits (the public report form).
+/// It identifies no one and is never logged with personal data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub String);

@@ -11,7 +11,7 @@ pub mod ids;
 pub mod paging;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::{ActorKind, Principal, RequestCtx};
+pub use context::{ActorKind, ClientAddr, Principal, RequestCtx};
 pub use db::{is_unique_violation, Backend, Db, ScopedTx, TenantScoped};
 pub use error::{ApiError, ErrorCode};
 pub use ids::TenantId;

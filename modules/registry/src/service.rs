@@ -528,6 +528,18 @@ impl RegistryService {
         Ok(())
     }
 
+    /// The org unit a minor lives in, in the transaction's district, without
+    /// a scope check: for other modules (casework) that link a record they
+    /// were given and check the caller's scope on the unit themselves.
+    pub async fn minor_unit_in(&self, tx: &ScopedTx, id: Uuid) -> Result<Option<Uuid>, ApiError> {
+        Ok(tx
+            .select::<minor::Entity>()
+            .filter(minor::Column::Id.eq(id))
+            .one(tx.conn())
+            .await?
+            .map(|m| m.org_unit_id))
+    }
+
     /// A minor the caller may see, in the caller's transaction.
     async fn visible(
         &self,
