@@ -17,6 +17,7 @@ mod m0003_identity;
 mod m0004_audit;
 mod m0005_registry;
 mod m0006_ledger_index;
+mod m0008_plugins;
 mod sql;
 /// Test databases for every crate's tests (small, and kept in the crate
 /// that knows the schema and the roles).
@@ -36,6 +37,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_audit::Migration),
             Box::new(m0005_registry::Migration),
             Box::new(m0006_ledger_index::Migration),
+            // m0007 is casework's (another branch); the merge puts it before this.
+            Box::new(m0008_plugins::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use shouhu_audit::AuditQuery;
+use shouhu_extensions::{ExtensionMutation, ExtensionQuery};
 use shouhu_identity::{IdentityMutation, IdentityQuery};
 use shouhu_registry::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
@@ -19,6 +20,7 @@ pub struct QueryRoot(
     AuditQuery,
     RegistryQuery,
     HouseholdQuery,
+    ExtensionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -28,6 +30,7 @@ pub struct MutationRoot(
     RegistryMutation,
     HouseholdMutation,
     ImportMutation,
+    ExtensionMutation,
 );
 
 pub type ShouhuSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -46,6 +49,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.tenancy.clone())
     .data(services.identity.clone())
     .data(services.registry.clone())
+    .data(services.extensions.clone())
     .finish()
 }
 
