@@ -24,6 +24,8 @@ const ACTIVATE: &str = "mutation($v: ID!) { activatePluginVersion(versionId: $v)
 const ROLLBACK: &str = "mutation($p: ID!) { rollbackPlugin(pluginId: $p) { \
     id activeVersionId previousVersionId } }";
 const DISABLE: &str = "mutation($p: ID!) { disablePlugin(pluginId: $p) { id disabled } }";
+const GRANT: &str =
+    "mutation($p: ID!, $r: String!) { grantPluginRole(pluginId: $p, role: $r) { grantedRole } }";
 
 fn module(fixture: &str) -> Vec<u8> {
     wat::parse_file(format!("{FIXTURES}/{fixture}.wat")).expect("fixture")
@@ -168,6 +170,27 @@ async fn a_district_installs_runs_activates_and_rolls_back_a_plugin() {
             .await;
         assert_eq!(wrong.code(), "BAD_USER_INPUT", "{kind}");
 
+        // The input query's role: a district role, never the platform's.
+        let granted = server
+            .gql(
+                Some(&admin),
+                GRANT,
+                json!({"p": plugin_id, "r": "evaluator"}),
+            )
+            .await;
+        assert_eq!(
+            granted.data()["grantPluginRole"]["grantedRole"],
+            "evaluator"
+        );
+        let refused = server
+            .gql(
+                Some(&admin),
+                GRANT,
+                json!({"p": plugin_id, "r": "platform_operator"}),
+            )
+            .await;
+        assert_eq!(refused.code(), "BAD_USER_INPUT", "{kind}");
+
         // Activate 1.0.0, then 1.1.0, then roll back to 1.0.0.
         let v2 = upload(
             &server,
@@ -256,6 +279,7 @@ async fn a_district_installs_runs_activates_and_rolls_back_a_plugin() {
             (ACTIVATE, json!({"v": v1})),
             (ROLLBACK, json!({"p": plugin_id})),
             (DISABLE, json!({"p": plugin_id})),
+            (GRANT, json!({"p": plugin_id, "r": "evaluator"})),
         ];
         for (query, variables) in probes {
             let answer = server.gql(Some(&other), query, variables).await;

@@ -57,6 +57,8 @@ pub struct PluginObject {
     pub active_version_id: Option<ID>,
     /// The version a rollback returns to.
     pub previous_version_id: Option<ID>,
+    /// The role the plugin's input query is to run as.
+    pub granted_role: Option<String>,
     /// Newest version first.
     pub versions: Vec<VersionObject>,
 }
@@ -70,6 +72,7 @@ impl From<PluginView> for PluginObject {
             disabled: p.row.disabled,
             active_version_id: p.active_version_id.map(|id| ID(id.to_string())),
             previous_version_id: p.previous_version_id.map(|id| ID(id.to_string())),
+            granted_role: p.granted_role,
             versions: p.versions.into_iter().map(Into::into).collect(),
         }
     }
@@ -268,6 +271,22 @@ impl ExtensionMutation {
         let actor = Actor::of(who, &rc.request_id);
         let id = parse_id(&plugin_id, "plugin")?;
         Ok(service.rollback(who, &actor, id).await?.into())
+    }
+
+    /// Grants a plugin the role its input query runs as (a built-in role of
+    /// the district). Needs `plugin:manage`.
+    async fn grant_plugin_role(
+        &self,
+        ctx: &Context<'_>,
+        plugin_id: ID,
+        role: String,
+    ) -> async_graphql::Result<PluginObject> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        let service = ctx.data::<ExtensionService>()?;
+        let actor = Actor::of(who, &rc.request_id);
+        let id = parse_id(&plugin_id, "plugin")?;
+        Ok(service.grant(who, &actor, id, &role).await?.into())
     }
 
     /// Stops a plugin from being used until a version is activated again.

@@ -29,7 +29,9 @@ use shouhu_plugins::{parse_version, CompiledPlugin, Kind, Manifest, PluginHost, 
 use shouhu_policies::Permission;
 use uuid::Uuid;
 
-use crate::entity::{plugin, plugin_active, plugin_call, plugin_epoch, plugin_version};
+use crate::entity::{
+    plugin, plugin_active, plugin_call, plugin_epoch, plugin_grant, plugin_version,
+};
 use crate::error::from_plugin;
 
 /// One version as listed (the module's bytes stay in the database).
@@ -50,6 +52,8 @@ pub struct PluginView {
     pub row: plugin::Model,
     pub active_version_id: Option<Uuid>,
     pub previous_version_id: Option<Uuid>,
+    /// The role the plugin's input query is to run as.
+    pub granted_role: Option<String>,
     pub versions: Vec<VersionView>,
 }
 
@@ -490,6 +494,60 @@ impl ExtensionService {
         Ok(view)
     }
 
+    /// Grants a plugin the role its input query runs as: one of the
+    /// district's built-in roles (never the platform's). Replaces an
+    /// earlier grant.
+    pub async fn grant(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        plugin_id: Uuid,
+        role: &str,
+    ) -> Result<PluginView, ApiError> {
+        who.require_district_wide(Permission::PluginManage)?;
+        let tenant_role = shouhu_policies::builtin_role(role).is_some_and(|r| !r.platform);
+        if !tenant_role {
+            return Err(ApiError::bad_input(
+                "role",
+                "grant one of the district's built-in roles (custom roles cannot be granted yet)",
+            ));
+        }
+        let tx = self.db.write(who.tenant).await?;
+        let row = find_plugin(&tx, plugin_id).await?;
+        // An update, not a delete and an insert: the app role has no DELETE
+        // on the plugin tables, so that nothing about a plugin is ever erased.
+        let now = self.clock.now_ms();
+        let changed = tx
+            .update::<plugin_grant::Entity>()
+            .col_expr(plugin_grant::Column::Role, Expr::value(role))
+            .col_expr(plugin_grant::Column::GrantedBy, Expr::value(who.actor_id))
+            .col_expr(plugin_grant::Column::GrantedAtMs, Expr::value(now))
+            .filter(plugin_grant::Column::PluginId.eq(plugin_id))
+            .exec(tx.conn())
+            .await?;
+        if changed.rows_affected == 0 {
+            tx.insert(plugin_grant::ActiveModel {
+                tenant_id: Set(who.tenant.0),
+                plugin_id: Set(plugin_id),
+                role: Set(role.to_owned()),
+                granted_by: Set(who.actor_id),
+                granted_at_ms: Set(now),
+            })
+            .await?;
+        }
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("plugin.grant", "plugin", plugin_id)
+                    .with_detail(json!({ "role": role })),
+            )
+            .await?;
+        let view = view_of(&tx, row).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
     async fn point(
         &self,
         tx: &ScopedTx,
@@ -678,7 +736,13 @@ async fn view_of(tx: &ScopedTx, row: plugin::Model) -> Result<PluginView, ApiErr
         .collect();
     versions.sort_by_key(|v| std::cmp::Reverse(parse_version(&v.version)));
     let active = active_row(tx, row.id).await?;
+    let grant = tx
+        .select::<plugin_grant::Entity>()
+        .filter(plugin_grant::Column::PluginId.eq(row.id))
+        .one(tx.conn())
+        .await?;
     Ok(PluginView {
+        granted_role: grant.map(|g| g.role),
         active_version_id: active.as_ref().map(|a| a.version_id),
         previous_version_id: active.and_then(|a| a.previous_version_id),
         versions,
