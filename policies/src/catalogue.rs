@@ -141,6 +141,8 @@ catalogue! {
     FamilyRead = "family":"read", "查看家庭", false, "See family records.";
     FamilyManage = "family":"manage", "管理家庭", false, "Create and update family records.";
     SlaManage = "sla":"manage", "管理时限", false, "Set the district's response-time limits.";
+    PluginRun = "plugin":"run", "试运行插件", false,
+        "Dry-run a plugin version on an input one supplies.";
 }
 
 impl Permission {
@@ -250,7 +252,7 @@ mod tests {
             );
             assert!(!perm.label_zh().is_empty() && !perm.description().is_empty());
         }
-        assert_eq!(Permission::ALL.len(), 41);
+        assert_eq!(Permission::ALL.len(), 42);
     }
 
     #[test]

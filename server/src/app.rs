@@ -8,10 +8,12 @@ use sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::MigratorTrait;
 use shouhu_audit::AuditService;
 use shouhu_casework::CaseworkService;
+use shouhu_extensions::ExtensionService;
 use shouhu_identity::{IdentityConfig, IdentityService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{Backend, Db, SystemClock};
 use shouhu_migrations::Migrator;
+use shouhu_plugins::{HostConfig, PluginHost};
 use shouhu_registry::RegistryService;
 use shouhu_tenancy::TenancyService;
 
@@ -93,6 +95,7 @@ pub struct Services {
     pub identity: IdentityService,
     pub registry: RegistryService,
     pub casework: CaseworkService,
+    pub extensions: ExtensionService,
 }
 
 impl Services {
@@ -122,6 +125,17 @@ impl Services {
             identity.clone(),
             clock.clone(),
         );
+        let host = PluginHost::new(HostConfig::default())
+            .map_err(|e| ServerError::Usage(format!("the plugin host cannot start: {e}")))?;
+        let extensions = ExtensionService::new(
+            db.clone(),
+            audit.clone(),
+            clock.clone(),
+            host,
+            // How stale this process's view of a district's active plugins
+            // may be; the issue allows five seconds.
+            std::time::Duration::from_secs(1),
+        );
         Ok(Services {
             db,
             clock,
@@ -130,6 +144,7 @@ impl Services {
             identity,
             registry,
             casework,
+            extensions,
         })
     }
 }

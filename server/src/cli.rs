@@ -1,5 +1,5 @@
 //! The command line: `shouhu serve`, `migrate`, `tenant`, `user`,
-//! `operator`, `orgunit`, `import`, `audit`, `schema`, `demo`.
+//! `operator`, `orgunit`, `import`, `audit`, `schema`, `demo`, `plugin`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -77,6 +77,11 @@ pub enum Command {
     Demo {
         #[command(subcommand)]
         action: crate::generate::DemoAction,
+    },
+    /// WebAssembly plugins: check or run one locally, as the server would.
+    Plugin {
+        #[command(subcommand)]
+        action: crate::plugin::PluginAction,
     },
 }
 
@@ -447,6 +452,7 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             let s = services(&url).await?;
             crate::generate::run(&s, action).await
         }
+        Command::Plugin { action } => crate::plugin::run(action).await,
     }
 }
 

@@ -188,6 +188,14 @@ fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::LimitExceeded => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        // An export runs no plugin; were one ever to fail here, the fault
+        // is the plugin's, not the caller's.
+        ErrorCode::PluginInvalid => StatusCode::BAD_REQUEST,
+        ErrorCode::PluginTimeout
+        | ErrorCode::PluginFuelExhausted
+        | ErrorCode::PluginMemoryLimit
+        | ErrorCode::PluginTrap
+        | ErrorCode::PluginBadOutput => StatusCode::BAD_GATEWAY,
     }
 }
 

@@ -203,7 +203,8 @@ async fn read_capped(body: Body, limit: usize) -> Result<Vec<u8>, ()> {
 
 /// A GraphQL multipart request (the upload format of graphql-multipart-request-spec): the
 /// files go to anonymous temporary files, the whole request is capped at
-/// `max_upload_bytes`, and at most one file is taken, since no operation takes more.
+/// `max_upload_bytes`, and at most two files are taken, since no operation takes more (a
+/// plugin's upload has its module and its manifest).
 async fn graphql_multipart(
     req: &Request,
     content_type: String,
@@ -229,7 +230,7 @@ async fn graphql_multipart(
     }
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(limit)
-        .max_num_files(1);
+        .max_num_files(2);
     let reader = body.into_async_read().compat();
     let batch =
         match async_graphql::http::receive_batch_body(Some(content_type), reader, options).await {

@@ -11,6 +11,7 @@ pub mod generate;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod plugin;
 pub mod schema;
 pub mod ws;
 

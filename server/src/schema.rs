@@ -5,6 +5,7 @@
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 use shouhu_audit::AuditQuery;
 use shouhu_casework::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
+use shouhu_extensions::{ExtensionMutation, ExtensionQuery};
 use shouhu_identity::{IdentityMutation, IdentityQuery};
 use shouhu_registry::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
@@ -21,6 +22,7 @@ pub struct QueryRoot(
     RegistryQuery,
     HouseholdQuery,
     CaseworkQuery,
+    ExtensionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +33,7 @@ pub struct MutationRoot(
     HouseholdMutation,
     ImportMutation,
     CaseworkMutation,
+    ExtensionMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -53,6 +56,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.identity.clone())
     .data(services.registry.clone())
     .data(services.casework.clone())
+    .data(services.extensions.clone())
     .finish()
 }
 

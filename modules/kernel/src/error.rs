@@ -19,6 +19,18 @@ pub enum ErrorCode {
     Conflict,
     LimitExceeded,
     Internal,
+    /// A plugin module or manifest that cannot be installed.
+    PluginInvalid,
+    /// A plugin ran past its wall-clock deadline.
+    PluginTimeout,
+    /// A plugin used up its instruction budget.
+    PluginFuelExhausted,
+    /// A plugin needed more memory than its cap.
+    PluginMemoryLimit,
+    /// A plugin trapped, overflowed its stack or exited with a failure.
+    PluginTrap,
+    /// A plugin's output was too large, not JSON or not the expected shape.
+    PluginBadOutput,
 }
 
 impl ErrorCode {
@@ -30,6 +42,12 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::LimitExceeded,
         ErrorCode::Internal,
+        ErrorCode::PluginInvalid,
+        ErrorCode::PluginTimeout,
+        ErrorCode::PluginFuelExhausted,
+        ErrorCode::PluginMemoryLimit,
+        ErrorCode::PluginTrap,
+        ErrorCode::PluginBadOutput,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +59,12 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::PluginInvalid => "PLUGIN_INVALID",
+            ErrorCode::PluginTimeout => "PLUGIN_TIMEOUT",
+            ErrorCode::PluginFuelExhausted => "PLUGIN_FUEL_EXHAUSTED",
+            ErrorCode::PluginMemoryLimit => "PLUGIN_MEMORY_LIMIT",
+            ErrorCode::PluginTrap => "PLUGIN_TRAP",
+            ErrorCode::PluginBadOutput => "PLUGIN_BAD_OUTPUT",
         }
     }
 }

@@ -1,0 +1,304 @@
+//! Hostile and well-behaved test plugins in WAT, run through the host: each
+//! fault gets its own code, and the host serves the next call as before.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shouhu_plugins::{HostConfig, Kind, Limits, PluginError, PluginHost};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}.wat", env!("CARGO_MANIFEST_DIR"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn host() -> PluginHost {
+    PluginHost::new(HostConfig::default()).unwrap()
+}
+
+fn run(host: &PluginHost, name: &str, limits: &Limits) -> Result<serde_json::Value, PluginError> {
+    let plugin = host.prepare(&fixture(name))?;
+    host.run(&plugin, br#"{"hello":"world"}"#, limits)
+        .map(|outcome| outcome.output)
+}
+
+/// The echo plugin still answers correctly: the host survived whatever
+/// came before.
+fn still_serves(host: &PluginHost) {
+    let plugin = host.prepare(&fixture("echo")).unwrap();
+    let outcome = host
+        .run(&plugin, br#"{"still":"here"}"#, &Limits::default())
+        .unwrap();
+    assert_eq!(outcome.output, json!({"still": "here"}));
+}
+
+#[test]
+fn echo_answers_its_input_and_reports_its_cost() {
+    let host = host();
+    let plugin = host.prepare(&fixture("echo")).unwrap();
+    let input = json!({"abi": 1, "kind": "family-matching", "child": {"age": 9},
+                       "candidates": [], "ranking": [], "名字": "张·小明"});
+    let bytes = serde_json::to_vec(&input).unwrap();
+    let outcome = host.run(&plugin, &bytes, &Limits::default()).unwrap();
+    assert_eq!(outcome.output, input);
+    assert!(outcome.fuel_used > 0, "fuel is counted");
+    assert!(
+        outcome.fuel_used < 1_000_000,
+        "echo is cheap: {}",
+        outcome.fuel_used
+    );
+    // The same bytes are compiled once.
+    assert!(host.is_cached(&PluginHost::sha256(&fixture("echo"))));
+    let again = host.prepare(&fixture("echo")).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&plugin, &again));
+}
+
+#[test]
+fn libc_start_up_calls_get_fixed_harmless_answers() {
+    let host = host();
+    let output = run(&host, "libc_calls", &Limits::default()).unwrap();
+    // args and environ succeed (0), there is no preopen (EBADF, 8), stdout
+    // has a status (0), the clock is the fixed instant (1), and the random
+    // stream is the same on every call.
+    assert_eq!(output["args"], 0);
+    assert_eq!(output["env"], 0);
+    assert_eq!(output["prestat"], 8);
+    assert_eq!(output["fdstat"], 0);
+    assert_eq!(output["clock"], 1);
+    let again = run(&host, "libc_calls", &Limits::default()).unwrap();
+    assert_eq!(output["random"], again["random"]);
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel() {
+    let host = host();
+    let limits = Limits {
+        fuel: 50_000_000,
+        ..Limits::default()
+    };
+    let err = run(&host, "loop", &limits).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_FUEL_EXHAUSTED", "{err}");
+    still_serves(&host);
+}
+
+#[test]
+fn an_endless_loop_with_fuel_to_spare_meets_its_deadline() {
+    let host = host();
+    let limits = Limits {
+        fuel: shouhu_plugins::MAX_LIMITS.fuel,
+        timeout_ms: 100,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let err = run(&host, "loop", &limits).unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.code(), "PLUGIN_TIMEOUT", "{err}");
+    assert!(
+        took >= Duration::from_millis(100),
+        "stopped early: {took:?}"
+    );
+    assert!(took < Duration::from_millis(600), "stopped late: {took:?}");
+    still_serves(&host);
+}
+
+#[test]
+fn unbounded_memory_growth_hits_the_cap() {
+    let host = host();
+    let limits = Limits {
+        memory_mib: 8,
+        ..Limits::default()
+    };
+    let err = run(&host, "grow", &limits).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_MEMORY_LIMIT", "{err}");
+    still_serves(&host);
+}
+
+#[test]
+fn a_module_whose_first_memory_is_over_the_cap_is_a_memory_fault() {
+    let host = host();
+    // 2 MiB of initial memory against a 1 MiB cap.
+    let module =
+        wat::parse_str(r#"(module (memory (export "memory") 32) (func (export "_start")))"#)
+            .unwrap();
+    let plugin = host.prepare(&module).unwrap();
+    let limits = Limits {
+        memory_mib: 1,
+        ..Limits::default()
+    };
+    let err = host.run(&plugin, b"{}", &limits).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_MEMORY_LIMIT", "{err}");
+}
+
+#[test]
+fn unbounded_recursion_overflows_the_stack_as_a_trap() {
+    let host = host();
+    let err = run(&host, "recurse", &Limits::default()).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_TRAP");
+    assert_eq!(err.to_string(), "the plugin failed: stack overflow");
+    still_serves(&host);
+}
+
+#[test]
+fn a_megabyte_of_output_is_refused_at_the_cap() {
+    let host = host();
+    let err = run(&host, "bigout", &Limits::default()).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
+    assert!(err.to_string().contains("more than 262144 bytes"), "{err}");
+    still_serves(&host);
+}
+
+#[test]
+fn output_that_is_not_json_is_bad_output() {
+    let host = host();
+    let err = run(&host, "badjson", &Limits::default()).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
+    assert!(err.to_string().contains("not one JSON document"), "{err}");
+    still_serves(&host);
+}
+
+#[test]
+fn json_of_the_wrong_shape_is_bad_output() {
+    let host = host();
+    let plugin = host.prepare(&fixture("echo")).unwrap();
+    let input = json!({"abi": 1, "kind": "family-matching", "child": {}, "candidates": []});
+    // The echo answers its input, which has no ranking.
+    let err = host
+        .invoke(
+            "echo",
+            Kind::FamilyMatching,
+            &plugin,
+            &input,
+            &Limits::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
+    assert!(err.to_string().contains("$.ranking is required"), "{err}");
+    // With a ranking in the input, the echo's answer is well formed.
+    let input = json!({"abi": 1, "kind": "family-matching", "child": {}, "candidates": [],
+                       "ranking": [{"familyId": "f1", "score": 50, "explanation": "near"}]});
+    let outcome = host
+        .invoke(
+            "echo",
+            Kind::FamilyMatching,
+            &plugin,
+            &input,
+            &Limits::default(),
+        )
+        .unwrap();
+    assert_eq!(outcome.output["ranking"][0]["familyId"], "f1");
+    // An input that is not the extension point's shape is refused before
+    // the plugin runs.
+    let err = host
+        .invoke(
+            "echo",
+            Kind::AssistanceEligibility,
+            &plugin,
+            &input,
+            &Limits::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "BAD_USER_INPUT");
+}
+
+#[test]
+fn a_trap_is_a_trap() {
+    let host = host();
+    let err = run(&host, "trap", &Limits::default()).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_TRAP");
+    assert!(err.to_string().contains("divide by zero"), "{err}");
+    let err = run(&host, "exit_failure", &Limits::default()).unwrap_err();
+    assert_eq!(err.code(), "PLUGIN_TRAP");
+    assert!(err.to_string().contains("exited with status 3"), "{err}");
+    still_serves(&host);
+}
+
+#[test]
+fn forbidden_imports_are_refused_by_name() {
+    let host = host();
+    for (name, import) in [
+        ("path_open", "wasi_snapshot_preview1.path_open"),
+        ("sock_accept", "wasi_snapshot_preview1.sock_accept"),
+        ("custom_import", "env.read_secrets"),
+    ] {
+        let err = host.prepare(&fixture(name)).unwrap_err();
+        assert_eq!(err.code(), "PLUGIN_INVALID", "{name}");
+        assert!(err.to_string().contains(import), "{name}: {err}");
+    }
+    still_serves(&host);
+}
+
+#[test]
+fn modules_that_are_not_commands_are_refused() {
+    let host = host();
+    let cases = [
+        (
+            wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+            "_start",
+        ),
+        (
+            wat::parse_str(r#"(module (func (export "_start")))"#).unwrap(),
+            "memory",
+        ),
+        (
+            wat::parse_str(
+                r#"(module
+                     (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32)))
+                     (memory (export "memory") 1) (func (export "_start")))"#,
+            )
+            .unwrap(),
+            "wrong signature",
+        ),
+        (
+            b"not wasm at all".to_vec(),
+            "not a valid WebAssembly module",
+        ),
+        (vec![0u8; shouhu_plugins::MAX_MODULE_BYTES + 1], "1 MiB"),
+    ];
+    for (bytes, expected) in cases {
+        let err = host.prepare(&bytes).unwrap_err();
+        assert_eq!(err.code(), "PLUGIN_INVALID");
+        assert!(err.to_string().contains(expected), "{expected}: {err}");
+    }
+}
+
+#[test]
+fn oversized_input_is_refused_before_the_call() {
+    let host = host();
+    let plugin = host.prepare(&fixture("echo")).unwrap();
+    let limits = Limits {
+        max_input_bytes: 10,
+        ..Limits::default()
+    };
+    let err = host.run(&plugin, &[b' '; 11], &limits).unwrap_err();
+    assert_eq!(err.code(), "LIMIT_EXCEEDED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_calls_on_the_blocking_pool_leave_async_workers_free() {
+    let host = host();
+    let looping = host.prepare(&fixture("loop")).unwrap();
+    let limits = Limits {
+        fuel: shouhu_plugins::MAX_LIMITS.fuel,
+        timeout_ms: 300,
+        ..Limits::default()
+    };
+    let input = json!({"abi": 1, "kind": "family-matching", "child": {}, "candidates": []});
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let host = host.clone();
+            let looping = looping.clone();
+            let input = input.clone();
+            tokio::spawn(async move {
+                host.invoke_blocking("loop".into(), Kind::FamilyMatching, looping, input, limits)
+                    .await
+            })
+        })
+        .collect();
+    // While both loop, a timer on the async workers still fires on time.
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(started.elapsed() < Duration::from_millis(200));
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), "PLUGIN_TIMEOUT");
+    }
+}
