@@ -7,7 +7,8 @@
 set -eu
 base=${1:-http://127.0.0.1:8080}
 seconds=${2:-10}
-login='{"query":"mutation { login(tenant: \"wuzhong\", username: \"changqiao\", password: \"shouhu-demo-2026\") { token } }"}'
+login='{"query":"mutation { login(tenant: \"wuzhong\", username: \"changqiao\", '
+login=$login'password: \"shouhu-demo-2026\") { token } }"}'
 token=$(curl -sf -H 'content-type: application/json' -d "$login" "$base/graphql" \
   | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || { echo "sign-in failed" >&2; exit 1; }
