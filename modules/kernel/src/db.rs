@@ -13,6 +13,16 @@
 //! in the server crate refuses module code that calls `Entity::find()` or
 //! its siblings on a tenant table directly.
 //!
+//! On PostgreSQL a transaction is opened with one simple-protocol message,
+//! `BEGIN; SELECT set_config('app.tenant_id', '<uuid>', true)`, rather than
+//! sea-orm's `BEGIN` followed by the setting (two round trips). The setting
+//! stays transaction-local and a failure of either statement leaves no
+//! transaction to run in. Read transactions begin `READ ONLY`, so that no
+//! write can succeed in them, and are therefore ended by dropping them: the
+//! `ROLLBACK` then travels with the check sqlx makes on every connection it
+//! takes back into the pool, which saves the `COMMIT` round trip and cannot
+//! lose a write.
+//!
 //! SQLite allows one writer at a time; concurrent write transactions would
 //! otherwise fail with "database is locked". Write transactions therefore
 //! take a process-wide lock on SQLite before they begin. (Running several
@@ -22,14 +32,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sea_query::IntoCondition;
+use sea_orm::sea_query::{IntoCondition, Values};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, DeleteMany, EntityTrait,
-    IntoActiveModel, QueryFilter, Select, SqlxSqliteConnector, Statement, TransactionTrait,
-    UpdateMany,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnAcquireErr, ConnectOptions,
+    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    DeleteMany, EntityTrait, ExecResult, IntoActiveModel, QueryFilter, QueryResult, RuntimeErr,
+    Select, SqlxSqliteConnector, Statement, TransactionTrait, UpdateMany,
 };
+use sea_query_binder::SqlxValues;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{ApiError, TenantId};
@@ -140,15 +152,37 @@ impl Db {
         } else {
             None
         };
+        if self.backend == Backend::Postgres {
+            // The tenant is a UUID, whose text is hex digits and dashes, so
+            // it can be written into the statement; the simple protocol
+            // that runs two statements in one message takes no parameters.
+            let mode = if write { "" } else { " READ ONLY" };
+            let begin = format!(
+                "BEGIN{mode}; SELECT set_config('app.tenant_id', '{}', true)",
+                tenant.0.hyphenated()
+            );
+            let tx = self
+                .conn
+                .get_postgres_connection_pool()
+                .begin_with(begin)
+                .await
+                .map_err(sqlx_begin_err)?;
+            return Ok(ScopedTx {
+                tx: ScopedConn::Postgres(Mutex::new(tx)),
+                tenant,
+                backend: self.backend,
+                read_only: !write,
+                _guard: guard,
+            });
+        }
         let tx = self.conn.begin().await?;
-        let scoped = ScopedTx {
-            tx,
+        Ok(ScopedTx {
+            tx: ScopedConn::SeaOrm(tx),
             tenant,
             backend: self.backend,
+            read_only: !write,
             _guard: guard,
-        };
-        scoped.apply_scope().await?;
-        Ok(scoped)
+        })
     }
 
     /// Whether the database answers; for `/readyz`.
@@ -159,10 +193,108 @@ impl Db {
 
 /// A transaction bound to one tenant (or the platform scope).
 pub struct ScopedTx {
-    tx: DatabaseTransaction,
+    tx: ScopedConn,
     tenant: TenantId,
     backend: Backend,
+    /// Begun `READ ONLY` (PostgreSQL) and ended without a `COMMIT`.
+    read_only: bool,
     _guard: Option<OwnedMutexGuard<()>>,
+}
+
+/// The connection of a [`ScopedTx`]: sea-orm's transaction on SQLite, and
+/// on PostgreSQL an sqlx transaction that was begun together with its
+/// tenant setting (see the module's notes). Both run sea-orm's statements.
+pub enum ScopedConn {
+    SeaOrm(DatabaseTransaction),
+    Postgres(Mutex<sqlx::Transaction<'static, Postgres>>),
+}
+
+// The error mappings of sea-orm's own driver, which it does not export.
+fn sqlx_error_to_exec_err(err: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(err))
+}
+
+fn sqlx_error_to_query_err(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(err))
+}
+
+fn sqlx_begin_err(err: sqlx::Error) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        other => DbErr::Conn(RuntimeErr::SqlxError(other)),
+    }
+}
+
+/// sea-orm's statement as an sqlx query, as sea-orm's own driver builds it.
+fn pg_query(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
+    sqlx::query_with(&stmt.sql, SqlxValues(values))
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for ScopedConn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            ScopedConn::SeaOrm(tx) => tx.get_database_backend(),
+            ScopedConn::Postgres(_) => DbBackend::Postgres,
+        }
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            ScopedConn::SeaOrm(tx) => tx.execute(stmt).await,
+            ScopedConn::Postgres(tx) => {
+                let mut tx = tx.lock().await;
+                pg_query(&stmt)
+                    .execute(&mut **tx)
+                    .await
+                    .map(Into::into)
+                    .map_err(sqlx_error_to_exec_err)
+            }
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            ScopedConn::SeaOrm(tx) => tx.execute_unprepared(sql).await,
+            ScopedConn::Postgres(tx) => {
+                let mut tx = tx.lock().await;
+                sqlx::Executor::execute(&mut **tx, sql)
+                    .await
+                    .map(Into::into)
+                    .map_err(sqlx_error_to_exec_err)
+            }
+        }
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            ScopedConn::SeaOrm(tx) => tx.query_one(stmt).await,
+            ScopedConn::Postgres(tx) => {
+                let mut tx = tx.lock().await;
+                pg_query(&stmt)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map(|row| row.map(Into::into))
+                    .map_err(sqlx_error_to_query_err)
+            }
+        }
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            ScopedConn::SeaOrm(tx) => tx.query_all(stmt).await,
+            ScopedConn::Postgres(tx) => {
+                let mut tx = tx.lock().await;
+                pg_query(&stmt)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map(|rows| rows.into_iter().map(Into::into).collect())
+                    .map_err(sqlx_error_to_query_err)
+            }
+        }
+    }
 }
 
 /// A table that a tenant owns: it names its tenant column so that the scope
@@ -275,12 +407,24 @@ impl ScopedTx {
 
     /// The transaction, to execute the scoped statements built above and
     /// platform-table statements.
-    pub fn conn(&self) -> &DatabaseTransaction {
+    pub fn conn(&self) -> &ScopedConn {
         &self.tx
     }
 
+    /// Commits a write transaction. A PostgreSQL read transaction, which
+    /// is `READ ONLY` and so holds nothing to commit, is dropped instead:
+    /// its `ROLLBACK` is sent with the pool's check of the returned
+    /// connection, one round trip fewer per request.
     pub async fn commit(self) -> Result<(), ApiError> {
-        self.tx.commit().await?;
+        match self.tx {
+            ScopedConn::SeaOrm(tx) => tx.commit().await?,
+            ScopedConn::Postgres(_) if self.read_only => {}
+            ScopedConn::Postgres(tx) => tx
+                .into_inner()
+                .commit()
+                .await
+                .map_err(sqlx_error_to_exec_err)?,
+        }
         Ok(())
     }
 }

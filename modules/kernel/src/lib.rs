@@ -12,6 +12,6 @@ pub mod paging;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{ActorKind, ClientAddr, Principal, RequestCtx};
-pub use db::{is_unique_violation, Backend, Db, ScopedTx, TenantScoped};
+pub use db::{is_unique_violation, Backend, Db, ScopedConn, ScopedTx, TenantScoped};
 pub use error::{ApiError, ErrorCode};
 pub use ids::TenantId;

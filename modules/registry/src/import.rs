@@ -40,12 +40,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+};
 use serde_json::{json, Value};
 use shouhu_audit::{Actor, AuditEntry, AuditService, Outcome};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::ids::new_id;
-use shouhu_kernel::{is_unique_violation, ApiError, Db, Principal, ScopedTx};
+use shouhu_kernel::{is_unique_violation, ApiError, Backend, Db, Principal, ScopedTx};
 use shouhu_policies::Permission;
 use shouhu_tenancy::TenancyService;
 use tokio::sync::mpsc;
@@ -1173,13 +1175,46 @@ impl Writer<'_> {
         &self,
         candidates: &[Candidate],
     ) -> Result<HashMap<(&'static str, String), minor::Model>, ApiError> {
-        let numbers: Vec<&str> = candidates.iter().map(|c| c.doc_number.as_str()).collect();
-        let rows = self
-            .tx
-            .select::<minor::Entity>()
-            .filter(minor::Column::DocNumber.is_in(numbers))
+        let rows = if self.tx.backend() == Backend::Postgres {
+            // One probe of the unique index (tenant, kind, number) per row. A plain `IN` list
+            // was planned, on statistics that cannot see the rows this import has inserted so
+            // far, as a scan of the whole district filtered by number: each batch slower than
+            // the last. A lateral subquery with `LIMIT 1` is never flattened, so each key is
+            // looked up on its own whatever the statistics say. The keys travel as one JSON
+            // parameter; row-level security and the explicit tenant filter both apply.
+            let keys: Vec<Value> = candidates
+                .iter()
+                .map(|c| json!({ "t": c.doc_kind.code(), "n": c.doc_number }))
+                .collect();
+            // The keys are a record set (not `->>` on each use) because row-level security
+            // lets only leakproof conditions into an index scan, and `->>` is not.
+            let sql = "SELECT m.* FROM json_to_recordset($2::json) AS k(t text, n text) \
+                       CROSS JOIN LATERAL (SELECT * FROM minors \
+                       WHERE tenant_id = $1 AND doc_type = k.t AND doc_number = k.n \
+                       LIMIT 1) AS m";
+            let keys = Value::Array(keys).to_string();
+            // Raw SQL, so the tenant is bound explicitly above, as `select` would.
+            <minor::Model as FromQueryResult>::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [self.tx.tenant().as_uuid().into(), keys.into()],
+            ))
             .all(self.tx.conn())
-            .await?;
+            .await?
+        } else {
+            // SQLite's planner uses the unique index for `IN` lists on both columns.
+            let numbers: Vec<&str> = candidates.iter().map(|c| c.doc_number.as_str()).collect();
+            let mut kinds: Vec<&'static str> =
+                candidates.iter().map(|c| c.doc_kind.code()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            self.tx
+                .select::<minor::Entity>()
+                .filter(minor::Column::DocType.is_in(kinds))
+                .filter(minor::Column::DocNumber.is_in(numbers))
+                .all(self.tx.conn())
+                .await?
+        };
         let mut out = HashMap::with_capacity(rows.len());
         for row in rows {
             let kind = row
