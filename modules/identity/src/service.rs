@@ -13,7 +13,7 @@ use shouhu_audit::{Actor, AuditEntry, AuditService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::db::is_unique_violation;
 use shouhu_kernel::ids::new_id;
-use shouhu_kernel::{ActorKind, ApiError, Db, Principal, ScopedTx, TenantId};
+use shouhu_kernel::{ActorKind, ApiError, Db, ErrorCode, Principal, ScopedTx, TenantId};
 use shouhu_policies::{
     is_builtin_role_name, validate_custom_role_name, Permission, PermissionSet, PolicyEngine,
     BUILTIN_ROLES, PLATFORM_DOMAIN,
@@ -135,6 +135,51 @@ fn check_password(password: &str) -> Result<(), IdentityError> {
         .contains(&password.chars().count())
         .then_some(())
         .ok_or(IdentityError::WeakPassword)
+}
+
+/// Refuses the passwords a guesser tries first, whatever their length:
+/// only whitespace, one character repeated, a run of consecutive digits
+/// (`1234567890`, `9876543210`) or the username itself.
+fn check_password_guessable(password: &str, username: &str) -> Result<(), IdentityError> {
+    let chars: Vec<char> = password.chars().collect();
+    let blank = chars.iter().all(|c| c.is_whitespace());
+    let repeated = chars.windows(2).all(|w| w[0] == w[1]);
+    let digits: Vec<i32> = chars
+        .iter()
+        .map_while(|c| c.to_digit(10).map(|d| d as i32))
+        .collect();
+    let run = digits.len() == chars.len()
+        // Up (…8901…) or down (…1098…), wrapping round from 9 to 0.
+        && [1, 9]
+            .into_iter()
+            .any(|step| digits.windows(2).all(|w| (w[1] - w[0]).rem_euclid(10) == step));
+    let is_username = password.trim().eq_ignore_ascii_case(username);
+    if blank || repeated || run || is_username {
+        Err(IdentityError::GuessablePassword)
+    } else {
+        Ok(())
+    }
+}
+
+/// The grant rule: a caller hands on only permissions they hold, so that
+/// `role:manage` or `user:manage` cannot be turned into more access than
+/// the caller has. Names the first permission not held, for `field`.
+fn require_held(
+    who: &Principal,
+    perms: impl IntoIterator<Item = Permission>,
+    field: &str,
+) -> Result<(), ApiError> {
+    match perms.into_iter().find(|p| !who.has(*p)) {
+        None => Ok(()),
+        Some(p) => Err(ApiError {
+            field: Some(field.to_owned()),
+            permission: Some(p.as_str()),
+            ..ApiError::new(
+                ErrorCode::Forbidden,
+                format!("you cannot grant {p}, which you do not hold"),
+            )
+        }),
+    }
 }
 
 /// The lockout state after one more failed sign-in.
@@ -548,14 +593,16 @@ impl IdentityService {
         new: NewUser,
     ) -> Result<user::Model, ApiError> {
         who.require(Permission::UserManage)?;
+        let roles = new.roles.clone();
         let tx = self.db.write(who.tenant).await?;
         let created = self.create_user_in(&tx, Some(who), new).await?;
         self.audit
             .append(
                 &tx,
                 actor,
-                AuditEntry::ok("user.create", "user", created.id)
-                    .with_detail(serde_json::json!({ "username": created.username })),
+                AuditEntry::ok("user.create", "user", created.id).with_detail(
+                    serde_json::json!({ "username": created.username, "roles": roles }),
+                ),
             )
             .await?;
         tx.commit().await?;
@@ -572,6 +619,7 @@ impl IdentityService {
     ) -> Result<user::Model, IdentityError> {
         check_username(&new.username)?;
         check_password(&new.password)?;
+        check_password_guessable(&new.password, &new.username)?;
         let display_name = new.display_name.trim().to_owned();
         if display_name.is_empty() || display_name.chars().count() > 100 {
             return Err(ApiError::bad_input("input.displayName", "1-100 characters").into());
@@ -598,6 +646,9 @@ impl IdentityService {
                 .await?
                 .ok_or_else(|| IdentityError::UnknownRole(name.clone()))?;
             role_ids.push(found.id);
+        }
+        if let Some(w) = who {
+            self.require_assignable(w, &names, "input.roles").await?;
         }
         let hash = password::hash(new.password).await?;
         let id = new_id();
@@ -633,6 +684,28 @@ impl IdentityService {
             .await?;
         }
         Ok(created)
+    }
+
+    /// The grant rule for assigning roles (to a user or an API key): staff
+    /// narrower than the district assign only roles whose every permission
+    /// they hold. District-wide admins may assign any role, built-ins
+    /// included, since staffing the protection centre is their job; the
+    /// assignment is audited with the roles.
+    pub(crate) async fn require_assignable(
+        &self,
+        who: &Principal,
+        roles: &[String],
+        field: &str,
+    ) -> Result<(), ApiError> {
+        if who.is_district_wide() {
+            return Ok(());
+        }
+        let granted = self
+            .engine
+            .read()
+            .await
+            .permissions(&who.tenant.to_string(), roles);
+        require_held(who, granted.iter(), field)
     }
 
     /// Users the caller may see (those of units in the caller's scope).
@@ -726,7 +799,8 @@ impl IdentityService {
         actor: &Actor,
         new: NewRole,
     ) -> Result<(role::Model, PermissionSet), ApiError> {
-        who.require(Permission::RoleManage)?;
+        // A street's staff would otherwise mint roles for the whole district.
+        who.require_district_wide(Permission::RoleManage)?;
         validate_custom_role_name(&new.name).map_err(IdentityError::from)?;
         let label = new.label.trim().to_owned();
         if label.is_empty() || label.chars().count() > 100 {
@@ -751,6 +825,7 @@ impl IdentityService {
                 "a role needs at least one permission",
             ));
         }
+        require_held(who, perms.iter().copied(), "input.permissions")?;
         let tx = self.db.write(who.tenant).await?;
         let exists = tx
             .select::<role::Entity>()
@@ -838,6 +913,8 @@ impl IdentityService {
             .one(tx.conn())
             .await?
             .ok_or_else(|| ApiError::bad_input("input.role", format!("no role {}", new.role)))?;
+        self.require_assignable(who, std::slice::from_ref(&role.name), "input.role")
+            .await?;
         let unit = match new.org_unit_id {
             Some(id) => self.tenancy.unit_in(&tx, id).await?,
             None => Some(self.tenancy.root_in(&tx).await?),
@@ -936,6 +1013,7 @@ impl IdentityService {
     pub async fn create_operator(&self, username: &str, password: &str) -> Result<Uuid, ApiError> {
         check_username(username).map_err(ApiError::from)?;
         check_password(password).map_err(ApiError::from)?;
+        check_password_guessable(password, username).map_err(ApiError::from)?;
         let hash = password::hash(password.to_owned()).await?;
         let id = new_id();
         let tx = self.db.write(TenantId::PLATFORM).await?;
@@ -1126,5 +1204,20 @@ mod tests {
         assert!(check_username("张三").is_err());
         assert!(check_password("short").is_err());
         assert!(check_password("long enough pw").is_ok());
+        for bad in [
+            "          ",
+            "aaaaaaaaaaaa",
+            "1234567890",
+            "0987654321",
+            "8901234567",
+            "zhang.wei.01",
+        ] {
+            assert!(
+                check_password_guessable(bad, "zhang.wei.01").is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_password_guessable("1234567891", "zhang.wei.01").is_ok());
+        assert!(check_password_guessable("a long password", "zhang.wei.01").is_ok());
     }
 }
