@@ -562,3 +562,60 @@ async fn nobody_grants_what_they_do_not_hold() {
         .data();
     }
 }
+
+/// Access can be taken back: a disabled user's token stops working on the
+/// next request and they cannot sign in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_users_lose_access_at_once() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let created = s
+            .gql(
+                Some(&admin),
+                "mutation { createUser(input: { username: \"leaver\", displayName: \"离职\", \
+                 password: \"a long password\", roles: [\"evaluator\"] }) { id } }",
+                json!({}),
+            )
+            .await;
+        let id = created.data()["createUser"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let t = s
+            .try_login("wuzhong", "leaver", "a long password")
+            .await
+            .expect("signs in");
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "OK"
+        );
+        let disable = "mutation($id: ID!) { disableUser(id: $id) }";
+        // A street officer lacks user:manage.
+        let officer = s.login("wuzhong", "changqiao").await;
+        let a = s.gql(Some(&officer), disable, json!({ "id": id })).await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        s.gql(Some(&admin), disable, json!({ "id": id }))
+            .await
+            .data();
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+        assert!(s
+            .try_login("wuzhong", "leaver", "a long password")
+            .await
+            .is_err());
+        let log = s
+            .gql(
+                Some(&admin),
+                "{ auditLog(first: 5, action: \"user.disable\") { edges { node { action } } } }",
+                json!({}),
+            )
+            .await;
+        assert!(
+            log.body.to_string().contains("user.disable"),
+            "{}",
+            log.body
+        );
+    }
+}

@@ -432,6 +432,18 @@ impl IdentityMutation {
         Ok(true)
     }
 
+    /// Disables a user: sign-in is refused and their sessions end at once.
+    /// Needs `user:manage` over the user's unit.
+    async fn disable_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        let id = parse_id(&id, "user")?;
+        ctx.data::<IdentityService>()?
+            .disable_user(who, &Actor::of(who, &rc.request_id), id)
+            .await?;
+        Ok(true)
+    }
+
     /// Onboards a district. Platform operator only (`tenant:manage`).
     async fn create_tenant(
         &self,

@@ -708,6 +708,58 @@ impl IdentityService {
         require_held(who, granted.iter(), field)
     }
 
+    /// Disables a user: sign-in is refused and every session is revoked in
+    /// the same transaction, so an issued token stops working; this process
+    /// forgets the cached caller at once, others within the cache's
+    /// lifetime. Needs `user:manage`, and the same grant rule as creating
+    /// the user would.
+    pub async fn disable_user(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(), ApiError> {
+        who.require(Permission::UserManage)?;
+        let now = self.clock.now_ms();
+        let tx = self.db.write(who.tenant).await?;
+        let target = tx
+            .select::<user::Entity>()
+            .filter(user::Column::Id.eq(id))
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        // Outside the caller's subtree is "not found", as for reads.
+        self.tenancy
+            .unit_in(&tx, target.org_unit_id)
+            .await?
+            .filter(|u| shouhu_tenancy::in_scope(who, &u.path))
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let roles = self.role_names_in(&tx, id).await?;
+        self.require_assignable(who, &roles, "id").await?;
+        tx.update::<user::Entity>()
+            .col_expr(user::Column::Active, Expr::value(false))
+            .filter(user::Column::Id.eq(id))
+            .exec(tx.conn())
+            .await?;
+        tx.update::<session::Entity>()
+            .col_expr(session::Column::RevokedAtMs, Expr::value(now))
+            .filter(session::Column::UserId.eq(id))
+            .filter(session::Column::RevokedAtMs.is_null())
+            .exec(tx.conn())
+            .await?;
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("user.disable", "user", id)
+                    .with_detail(serde_json::json!({ "username": target.username })),
+            )
+            .await?;
+        tx.commit().await?;
+        self.cache.evict_actor(id);
+        Ok(())
+    }
+
     /// Users the caller may see (those of units in the caller's scope).
     pub async fn list_users(
         &self,
