@@ -532,6 +532,39 @@ async fn nobody_grants_what_they_do_not_hold() {
             .gql(Some(&sa), role, json!({ "n": "mine", "p": ["user:read"] }))
             .await;
         assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        // Changing roles follows the same rule.
+        let users = s
+            .gql(
+                Some(&sa),
+                "{ users(first: 20) { edges { node { id username } } } }",
+                json!({}),
+            )
+            .await;
+        let deputy = users.data()["users"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .find(|e| e["node"]["username"] == "deputy")
+            .map(|e| e["node"]["id"].as_str().unwrap_or_default().to_owned())
+            .expect("deputy listed");
+        let set = "mutation($id: ID!, $r: [String!]!) { setUserRoles(id: $id, roles: $r) }";
+        let a = s
+            .gql(
+                Some(&sa),
+                set,
+                json!({ "id": deputy, "r": ["centre_caseworker"] }),
+            )
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        assert_eq!(a.field().as_deref(), Some("roles"));
+        let a = s
+            .gql(
+                Some(&admin),
+                set,
+                json!({ "id": deputy, "r": ["evaluator"] }),
+            )
+            .await;
+        assert_eq!(a.data()["setUserRoles"], json!(["evaluator"]));
         // Finding 3: keys stay district-wide, for the admin's roles too.
         let a = s
             .gql(

@@ -444,6 +444,23 @@ impl IdentityMutation {
         Ok(true)
     }
 
+    /// Replaces a user's roles, under the same grant rule as `createUser`.
+    /// Returns the roles now held.
+    async fn set_user_roles(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        roles: Vec<String>,
+    ) -> async_graphql::Result<Vec<String>> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        let id = parse_id(&id, "user")?;
+        Ok(ctx
+            .data::<IdentityService>()?
+            .set_user_roles(who, &Actor::of(who, &rc.request_id), id, roles)
+            .await?)
+    }
+
     /// Onboards a district. Platform operator only (`tenant:manage`).
     async fn create_tenant(
         &self,

@@ -760,6 +760,76 @@ impl IdentityService {
         Ok(())
     }
 
+    /// Replaces a user's roles, under the grant rule of `createUser` for both
+    /// the roles taken away and those given; audited with both lists, and
+    /// the cached caller is forgotten so the change applies on the next
+    /// request. Needs `user:manage` over the user's unit.
+    pub async fn set_user_roles(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        id: Uuid,
+        roles: Vec<String>,
+    ) -> Result<Vec<String>, ApiError> {
+        who.require(Permission::UserManage)?;
+        let mut names = roles;
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Err(ApiError::bad_input(
+                "roles",
+                "a user needs at least one role",
+            ));
+        }
+        let tx = self.db.write(who.tenant).await?;
+        let target = tx
+            .select::<user::Entity>()
+            .filter(user::Column::Id.eq(id))
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        self.tenancy
+            .unit_in(&tx, target.org_unit_id)
+            .await?
+            .filter(|u| shouhu_tenancy::in_scope(who, &u.path))
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let before = self.role_names_in(&tx, id).await?;
+        let mut role_ids = Vec::new();
+        for name in &names {
+            let found = tx
+                .select::<role::Entity>()
+                .filter(role::Column::Name.eq(name.as_str()))
+                .one(tx.conn())
+                .await?
+                .ok_or_else(|| ApiError::bad_input("roles", format!("no role {name}")))?;
+            role_ids.push(found.id);
+        }
+        self.require_assignable(who, &before, "id").await?;
+        self.require_assignable(who, &names, "roles").await?;
+        tx.delete::<user_role::Entity>(user_role::Column::UserId.eq(id))
+            .exec(tx.conn())
+            .await?;
+        for role_id in role_ids {
+            tx.insert(user_role::ActiveModel {
+                tenant_id: Set(tx.tenant().as_uuid()),
+                user_id: Set(id),
+                role_id: Set(role_id),
+            })
+            .await?;
+        }
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("user.set_roles", "user", id)
+                    .with_detail(serde_json::json!({ "before": before, "roles": names })),
+            )
+            .await?;
+        tx.commit().await?;
+        self.cache.evict_actor(id);
+        Ok(names)
+    }
+
     /// Users the caller may see (those of units in the caller's scope).
     pub async fn list_users(
         &self,
