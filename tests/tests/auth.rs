@@ -565,6 +565,26 @@ async fn nobody_grants_what_they_do_not_hold() {
             )
             .await;
         assert_eq!(a.data()["setUserRoles"], json!(["evaluator"]));
+        // A role still held cannot go; built-ins never.
+        let delete = "mutation($n: String!) { deleteRole(name: $n) }";
+        let a = s
+            .gql(Some(&admin), delete, json!({ "n": "street_admin" }))
+            .await;
+        assert_eq!(a.code(), "CONFLICT", "{}", a.body);
+        let a = s
+            .gql(Some(&admin), delete, json!({ "n": "district_admin" }))
+            .await;
+        assert_eq!(a.code(), "BAD_USER_INPUT", "{}", a.body);
+        s.gql(
+            Some(&admin),
+            role,
+            json!({ "n": "unused", "p": ["stats:read"] }),
+        )
+        .await
+        .data();
+        s.gql(Some(&admin), delete, json!({ "n": "unused" }))
+            .await
+            .data();
         // Finding 3: keys stay district-wide, for the admin's roles too.
         let a = s
             .gql(

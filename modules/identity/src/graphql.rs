@@ -461,6 +461,17 @@ impl IdentityMutation {
             .await?)
     }
 
+    /// Deletes a custom role no one holds (CONFLICT while assigned).
+    /// Needs `role:manage` district-wide.
+    async fn delete_role(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<bool> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        ctx.data::<IdentityService>()?
+            .delete_role(who, &Actor::of(who, &rc.request_id), &name)
+            .await?;
+        Ok(true)
+    }
+
     /// Onboards a district. Platform operator only (`tenant:manage`).
     async fn create_tenant(
         &self,

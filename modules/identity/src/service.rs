@@ -1006,6 +1006,75 @@ impl IdentityService {
         Ok((created, perms.into_iter().collect()))
     }
 
+    /// Deletes a custom role that no user and no API key holds; built-in
+    /// roles stay. Needs `role:manage` district-wide, like creating one.
+    pub async fn delete_role(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        who.require_district_wide(Permission::RoleManage)?;
+        if is_builtin_role_name(name) {
+            return Err(ApiError::bad_input(
+                "name",
+                "built-in roles cannot be deleted",
+            ));
+        }
+        let tx = self.db.write(who.tenant).await?;
+        let found = tx
+            .select::<role::Entity>()
+            .filter(role::Column::Name.eq(name))
+            .filter(role::Column::Builtin.eq(false))
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("role"))?;
+        let users = tx
+            .select::<user_role::Entity>()
+            .filter(user_role::Column::RoleId.eq(found.id))
+            .one(tx.conn())
+            .await?;
+        // A revoked key still names its role; only live keys hold it.
+        let keys = tx
+            .select::<api_key::Entity>()
+            .filter(api_key::Column::RoleId.eq(found.id))
+            .filter(api_key::Column::RevokedAtMs.is_null())
+            .one(tx.conn())
+            .await?;
+        if users.is_some() || keys.is_some() {
+            return Err(ApiError::conflict(
+                "name",
+                format!("the role {name} is still assigned"),
+            ));
+        }
+        tx.delete::<role_permission::Entity>(role_permission::Column::RoleId.eq(found.id))
+            .exec(tx.conn())
+            .await?;
+        tx.delete::<role::Entity>(role::Column::Id.eq(found.id))
+            .exec(tx.conn())
+            .await?;
+        let version = self.tenancy.bump_policy_version(&tx).await?;
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("role.delete", "role", found.id)
+                    .with_detail(serde_json::json!({ "name": name })),
+            )
+            .await?;
+        tx.commit().await?;
+        self.engine
+            .write()
+            .await
+            .remove_custom_role(&who.tenant.to_string(), name)
+            .await
+            .map_err(ApiError::internal)?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(who.tenant, version);
+        }
+        Ok(())
+    }
+
     // ---- API keys ------------------------------------------------------------
 
     /// Creates an API key; the returned secret is shown this once and
