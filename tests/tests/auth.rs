@@ -458,17 +458,22 @@ async fn nobody_grants_what_they_do_not_hold() {
                     label: \"x\", permissions: $p }) { name } }";
         let user = "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }";
         let key = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }";
-        // Finding 1: admin lacks minor:sensitive, so cannot put it in a role.
+        // Finding 1: admin lacks case:confidential (on every branch; whether
+        // they hold minor:sensitive has changed), so cannot put it in a role.
         let a = s
             .gql(
                 Some(&admin),
                 role,
-                json!({ "n": "peek", "p": ["minor:read", "minor:sensitive", "minor:export"] }),
+                json!({ "n": "peek", "p": ["minor:read", "case:confidential"] }),
             )
             .await;
         assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
         assert_eq!(a.field().as_deref(), Some("input.permissions"));
-        assert!(a.body.to_string().contains("minor:sensitive"), "{}", a.body);
+        assert!(
+            a.body.to_string().contains("case:confidential"),
+            "{}",
+            a.body
+        );
         let roles = s.gql(Some(&admin), "{ roles { name } }", json!({})).await;
         assert!(!roles.body.to_string().contains("peek"));
         // Finding 2: a street's user manager.
