@@ -303,6 +303,24 @@ async fn user_input_errors_carry_codes_and_fields() {
                 "input.password",
             ),
             (
+                json!({ "username": "digits", "displayName": "x", "password": "1234567890",
+                     "roles": ["evaluator"] }),
+                "BAD_USER_INPUT",
+                "input.password",
+            ),
+            (
+                json!({ "username": "same.pw.user", "displayName": "x",
+                     "password": "same.pw.user", "roles": ["evaluator"] }),
+                "BAD_USER_INPUT",
+                "input.password",
+            ),
+            (
+                json!({ "username": "blank", "displayName": "x", "password": "            ",
+                     "roles": ["evaluator"] }),
+                "BAD_USER_INPUT",
+                "input.password",
+            ),
+            (
                 json!({ "username": "norole", "displayName": "x", "password": "a long password",
                      "roles": ["astronaut"] }),
                 "BAD_USER_INPUT",
@@ -434,6 +452,237 @@ async fn scopes_hold_for_codes_keys_and_the_audit_log() {
         assert!(
             text.contains("changqiao") && !text.contains("yuexi"),
             "{text}"
+        );
+    }
+}
+
+/// The grant rule: `role:manage` and `user:manage` hand on only what the
+/// caller holds, so they cannot be turned into more access (the security
+/// test's findings 1-3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_grants_what_they_do_not_hold() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let role = "mutation($n: String!, $p: [String!]!) { createRole(input: { name: $n, \
+                    label: \"x\", permissions: $p }) { name } }";
+        let user = "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }";
+        let key = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }";
+        // Finding 1: admin lacks case:confidential (on every branch; whether
+        // they hold minor:sensitive has changed), so cannot put it in a role.
+        let a = s
+            .gql(
+                Some(&admin),
+                role,
+                json!({ "n": "peek", "p": ["minor:read", "case:confidential"] }),
+            )
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        assert_eq!(a.field().as_deref(), Some("input.permissions"));
+        assert!(
+            a.body.to_string().contains("case:confidential"),
+            "{}",
+            a.body
+        );
+        let roles = s.gql(Some(&admin), "{ roles { name } }", json!({})).await;
+        assert!(!roles.body.to_string().contains("peek"));
+        // Finding 2: a street's user manager.
+        s.gql(
+            Some(&admin),
+            role,
+            json!({ "n": "street_admin",
+                    "p": ["user:manage", "user:read", "role:manage", "role:read"] }),
+        )
+        .await
+        .data();
+        let street = s.unit_id("wuzhong", "320506001").await;
+        let other_street = s.unit_id("wuzhong", "320506003").await;
+        let input = |name: &str, unit: &str, roles: serde_json::Value| {
+            json!({ "i": { "username": name, "displayName": "x",
+                           "password": "a long password", "orgUnitId": unit,
+                           "roles": roles } })
+        };
+        s.gql(
+            Some(&admin),
+            user,
+            input("street.admin", &street, json!(["street_admin"])),
+        )
+        .await
+        .data();
+        let sa = s
+            .try_login("wuzhong", "street.admin", "a long password")
+            .await
+            .expect("the street admin signs in");
+        let a = s
+            .gql(
+                Some(&sa),
+                user,
+                input(
+                    "escalated",
+                    &street,
+                    json!(["district_admin", "centre_caseworker"]),
+                ),
+            )
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        assert_eq!(a.field().as_deref(), Some("input.roles"));
+        // What they hold, they may hand on, but only inside their street.
+        s.gql(
+            Some(&sa),
+            user,
+            input("deputy", &street, json!(["street_admin"])),
+        )
+        .await
+        .data();
+        let a = s
+            .gql(
+                Some(&sa),
+                user,
+                input("elsewhere", &other_street, json!(["street_admin"])),
+            )
+            .await;
+        assert_eq!(a.code(), "NOT_FOUND", "{}", a.body);
+        // Roles belong to the whole district: a street cannot make them.
+        let a = s
+            .gql(Some(&sa), role, json!({ "n": "mine", "p": ["user:read"] }))
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        // Changing roles follows the same rule.
+        let users = s
+            .gql(
+                Some(&sa),
+                "{ users(first: 20) { edges { node { id username } } } }",
+                json!({}),
+            )
+            .await;
+        let deputy = users.data()["users"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .find(|e| e["node"]["username"] == "deputy")
+            .map(|e| e["node"]["id"].as_str().unwrap_or_default().to_owned())
+            .expect("deputy listed");
+        let set = "mutation($id: ID!, $r: [String!]!) { setUserRoles(id: $id, roles: $r) }";
+        let a = s
+            .gql(
+                Some(&sa),
+                set,
+                json!({ "id": deputy, "r": ["centre_caseworker"] }),
+            )
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        assert_eq!(a.field().as_deref(), Some("roles"));
+        let a = s
+            .gql(
+                Some(&admin),
+                set,
+                json!({ "id": deputy, "r": ["evaluator"] }),
+            )
+            .await;
+        assert_eq!(a.data()["setUserRoles"], json!(["evaluator"]));
+        // A role still held cannot go; built-ins never.
+        let delete = "mutation($n: String!) { deleteRole(name: $n) }";
+        let a = s
+            .gql(Some(&admin), delete, json!({ "n": "street_admin" }))
+            .await;
+        assert_eq!(a.code(), "CONFLICT", "{}", a.body);
+        let a = s
+            .gql(Some(&admin), delete, json!({ "n": "district_admin" }))
+            .await;
+        assert_eq!(a.code(), "BAD_USER_INPUT", "{}", a.body);
+        s.gql(
+            Some(&admin),
+            role,
+            json!({ "n": "unused", "p": ["stats:read"] }),
+        )
+        .await
+        .data();
+        s.gql(Some(&admin), delete, json!({ "n": "unused" }))
+            .await
+            .data();
+        // Finding 3: keys stay district-wide, for the admin's roles too.
+        let a = s
+            .gql(
+                Some(&sa),
+                key,
+                json!({ "i": { "name": "k", "role": "street_admin" } }),
+            )
+            .await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        // The district-wide admin staffs the centre with built-in roles.
+        s.gql(
+            Some(&admin),
+            user,
+            input(
+                "centre.head",
+                &street,
+                json!(["district_admin", "centre_caseworker"]),
+            ),
+        )
+        .await
+        .data();
+        s.gql(
+            Some(&admin),
+            key,
+            json!({ "i": { "name": "centre sync", "role": "centre_caseworker" } }),
+        )
+        .await
+        .data();
+    }
+}
+
+/// Access can be taken back: a disabled user's token stops working on the
+/// next request and they cannot sign in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_users_lose_access_at_once() {
+    for s in TestServer::all().await {
+        let admin = s.login("wuzhong", "admin").await;
+        let created = s
+            .gql(
+                Some(&admin),
+                "mutation { createUser(input: { username: \"leaver\", displayName: \"离职\", \
+                 password: \"a long password\", roles: [\"evaluator\"] }) { id } }",
+                json!({}),
+            )
+            .await;
+        let id = created.data()["createUser"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let t = s
+            .try_login("wuzhong", "leaver", "a long password")
+            .await
+            .expect("signs in");
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "OK"
+        );
+        let disable = "mutation($id: ID!) { disableUser(id: $id) }";
+        // A street officer lacks user:manage.
+        let officer = s.login("wuzhong", "changqiao").await;
+        let a = s.gql(Some(&officer), disable, json!({ "id": id })).await;
+        assert_eq!(a.code(), "FORBIDDEN", "{}", a.body);
+        s.gql(Some(&admin), disable, json!({ "id": id }))
+            .await
+            .data();
+        assert_eq!(
+            s.gql(Some(&t), "{ me { id } }", json!({})).await.code(),
+            "UNAUTHENTICATED"
+        );
+        assert!(s
+            .try_login("wuzhong", "leaver", "a long password")
+            .await
+            .is_err());
+        let log = s
+            .gql(
+                Some(&admin),
+                "{ auditLog(first: 5, action: \"user.disable\") { edges { node { action } } } }",
+                json!({}),
+            )
+            .await;
+        assert!(
+            log.body.to_string().contains("user.disable"),
+            "{}",
+            log.body
         );
     }
 }

@@ -18,6 +18,11 @@ pub enum IdentityError {
     BadUsername,
     #[error("a password has 10 to 256 characters")]
     WeakPassword,
+    #[error(
+        "the password is too easy to guess: not only spaces, one repeated character, \
+         a run of digits or the username"
+    )]
+    GuessablePassword,
     #[error("the username {0} is taken in this district")]
     UsernameTaken(String),
     #[error("no role {0} in this district")]
@@ -51,7 +56,9 @@ impl From<IdentityError> for ApiError {
                 ApiError::unauthenticated(message)
             }
             IdentityError::BadUsername => ApiError::bad_input("input.username", message),
-            IdentityError::WeakPassword => ApiError::bad_input("input.password", message),
+            IdentityError::WeakPassword | IdentityError::GuessablePassword => {
+                ApiError::bad_input("input.password", message)
+            }
             IdentityError::UsernameTaken(_) => ApiError::conflict("input.username", message),
             IdentityError::UnknownRole(_) | IdentityError::NoRoles => {
                 ApiError::bad_input("input.roles", message)

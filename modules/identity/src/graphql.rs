@@ -432,6 +432,46 @@ impl IdentityMutation {
         Ok(true)
     }
 
+    /// Disables a user: sign-in is refused and their sessions end at once.
+    /// Needs `user:manage` over the user's unit.
+    async fn disable_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        let id = parse_id(&id, "user")?;
+        ctx.data::<IdentityService>()?
+            .disable_user(who, &Actor::of(who, &rc.request_id), id)
+            .await?;
+        Ok(true)
+    }
+
+    /// Replaces a user's roles, under the same grant rule as `createUser`.
+    /// Returns the roles now held.
+    async fn set_user_roles(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        roles: Vec<String>,
+    ) -> async_graphql::Result<Vec<String>> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        let id = parse_id(&id, "user")?;
+        Ok(ctx
+            .data::<IdentityService>()?
+            .set_user_roles(who, &Actor::of(who, &rc.request_id), id, roles)
+            .await?)
+    }
+
+    /// Deletes a custom role no one holds (CONFLICT while assigned).
+    /// Needs `role:manage` district-wide.
+    async fn delete_role(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<bool> {
+        let rc = request_ctx(ctx)?;
+        let who = principal(ctx)?;
+        ctx.data::<IdentityService>()?
+            .delete_role(who, &Actor::of(who, &rc.request_id), &name)
+            .await?;
+        Ok(true)
+    }
+
     /// Onboards a district. Platform operator only (`tenant:manage`).
     async fn create_tenant(
         &self,

@@ -13,7 +13,7 @@ use shouhu_audit::{Actor, AuditEntry, AuditService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::db::is_unique_violation;
 use shouhu_kernel::ids::new_id;
-use shouhu_kernel::{ActorKind, ApiError, Db, Principal, ScopedTx, TenantId};
+use shouhu_kernel::{ActorKind, ApiError, Db, ErrorCode, Principal, ScopedTx, TenantId};
 use shouhu_policies::{
     is_builtin_role_name, validate_custom_role_name, Permission, PermissionSet, PolicyEngine,
     BUILTIN_ROLES, PLATFORM_DOMAIN,
@@ -135,6 +135,51 @@ fn check_password(password: &str) -> Result<(), IdentityError> {
         .contains(&password.chars().count())
         .then_some(())
         .ok_or(IdentityError::WeakPassword)
+}
+
+/// Refuses the passwords a guesser tries first, whatever their length:
+/// only whitespace, one character repeated, a run of consecutive digits
+/// (`1234567890`, `9876543210`) or the username itself.
+fn check_password_guessable(password: &str, username: &str) -> Result<(), IdentityError> {
+    let chars: Vec<char> = password.chars().collect();
+    let blank = chars.iter().all(|c| c.is_whitespace());
+    let repeated = chars.windows(2).all(|w| w[0] == w[1]);
+    let digits: Vec<i32> = chars
+        .iter()
+        .map_while(|c| c.to_digit(10).map(|d| d as i32))
+        .collect();
+    let run = digits.len() == chars.len()
+        // Up (…8901…) or down (…1098…), wrapping round from 9 to 0.
+        && [1, 9]
+            .into_iter()
+            .any(|step| digits.windows(2).all(|w| (w[1] - w[0]).rem_euclid(10) == step));
+    let is_username = password.trim().eq_ignore_ascii_case(username);
+    if blank || repeated || run || is_username {
+        Err(IdentityError::GuessablePassword)
+    } else {
+        Ok(())
+    }
+}
+
+/// The grant rule: a caller hands on only permissions they hold, so that
+/// `role:manage` or `user:manage` cannot be turned into more access than
+/// the caller has. Names the first permission not held, for `field`.
+fn require_held(
+    who: &Principal,
+    perms: impl IntoIterator<Item = Permission>,
+    field: &str,
+) -> Result<(), ApiError> {
+    match perms.into_iter().find(|p| !who.has(*p)) {
+        None => Ok(()),
+        Some(p) => Err(ApiError {
+            field: Some(field.to_owned()),
+            permission: Some(p.as_str()),
+            ..ApiError::new(
+                ErrorCode::Forbidden,
+                format!("you cannot grant {p}, which you do not hold"),
+            )
+        }),
+    }
 }
 
 /// The lockout state after one more failed sign-in.
@@ -565,14 +610,16 @@ impl IdentityService {
         new: NewUser,
     ) -> Result<user::Model, ApiError> {
         who.require(Permission::UserManage)?;
+        let roles = new.roles.clone();
         let tx = self.db.write(who.tenant).await?;
         let created = self.create_user_in(&tx, Some(who), new).await?;
         self.audit
             .append(
                 &tx,
                 actor,
-                AuditEntry::ok("user.create", "user", created.id)
-                    .with_detail(serde_json::json!({ "username": created.username })),
+                AuditEntry::ok("user.create", "user", created.id).with_detail(
+                    serde_json::json!({ "username": created.username, "roles": roles }),
+                ),
             )
             .await?;
         tx.commit().await?;
@@ -589,6 +636,7 @@ impl IdentityService {
     ) -> Result<user::Model, IdentityError> {
         check_username(&new.username)?;
         check_password(&new.password)?;
+        check_password_guessable(&new.password, &new.username)?;
         let display_name = new.display_name.trim().to_owned();
         if display_name.is_empty() || display_name.chars().count() > 100 {
             return Err(ApiError::bad_input("input.displayName", "1-100 characters").into());
@@ -615,6 +663,9 @@ impl IdentityService {
                 .await?
                 .ok_or_else(|| IdentityError::UnknownRole(name.clone()))?;
             role_ids.push(found.id);
+        }
+        if let Some(w) = who {
+            self.require_assignable(w, &names, "input.roles").await?;
         }
         let hash = password::hash(new.password).await?;
         let id = new_id();
@@ -650,6 +701,150 @@ impl IdentityService {
             .await?;
         }
         Ok(created)
+    }
+
+    /// The grant rule for assigning roles (to a user or an API key): staff
+    /// narrower than the district assign only roles whose every permission
+    /// they hold. District-wide admins may assign any role, built-ins
+    /// included, since staffing the protection centre is their job; the
+    /// assignment is audited with the roles.
+    pub(crate) async fn require_assignable(
+        &self,
+        who: &Principal,
+        roles: &[String],
+        field: &str,
+    ) -> Result<(), ApiError> {
+        if who.is_district_wide() {
+            return Ok(());
+        }
+        let granted = self
+            .engine
+            .read()
+            .await
+            .permissions(&who.tenant.to_string(), roles);
+        require_held(who, granted.iter(), field)
+    }
+
+    /// Disables a user: sign-in is refused and every session is revoked in
+    /// the same transaction, so an issued token stops working; this process
+    /// forgets the cached caller at once, others within the cache's
+    /// lifetime. Needs `user:manage`, and the same grant rule as creating
+    /// the user would.
+    pub async fn disable_user(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(), ApiError> {
+        who.require(Permission::UserManage)?;
+        let now = self.clock.now_ms();
+        let tx = self.db.write(who.tenant).await?;
+        let target = tx
+            .select::<user::Entity>()
+            .filter(user::Column::Id.eq(id))
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        // Outside the caller's subtree is "not found", as for reads.
+        self.tenancy
+            .unit_in(&tx, target.org_unit_id)
+            .await?
+            .filter(|u| shouhu_tenancy::in_scope(who, &u.path))
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let roles = self.role_names_in(&tx, id).await?;
+        self.require_assignable(who, &roles, "id").await?;
+        tx.update::<user::Entity>()
+            .col_expr(user::Column::Active, Expr::value(false))
+            .filter(user::Column::Id.eq(id))
+            .exec(tx.conn())
+            .await?;
+        tx.update::<session::Entity>()
+            .col_expr(session::Column::RevokedAtMs, Expr::value(now))
+            .filter(session::Column::UserId.eq(id))
+            .filter(session::Column::RevokedAtMs.is_null())
+            .exec(tx.conn())
+            .await?;
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("user.disable", "user", id)
+                    .with_detail(serde_json::json!({ "username": target.username })),
+            )
+            .await?;
+        tx.commit().await?;
+        self.cache.evict_actor(id);
+        Ok(())
+    }
+
+    /// Replaces a user's roles, under the grant rule of `createUser` for both
+    /// the roles taken away and those given; audited with both lists, and
+    /// the cached caller is forgotten so the change applies on the next
+    /// request. Needs `user:manage` over the user's unit.
+    pub async fn set_user_roles(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        id: Uuid,
+        roles: Vec<String>,
+    ) -> Result<Vec<String>, ApiError> {
+        who.require(Permission::UserManage)?;
+        let mut names = roles;
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Err(ApiError::bad_input(
+                "roles",
+                "a user needs at least one role",
+            ));
+        }
+        let tx = self.db.write(who.tenant).await?;
+        let target = tx
+            .select::<user::Entity>()
+            .filter(user::Column::Id.eq(id))
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        self.tenancy
+            .unit_in(&tx, target.org_unit_id)
+            .await?
+            .filter(|u| shouhu_tenancy::in_scope(who, &u.path))
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let before = self.role_names_in(&tx, id).await?;
+        let mut role_ids = Vec::new();
+        for name in &names {
+            let found = tx
+                .select::<role::Entity>()
+                .filter(role::Column::Name.eq(name.as_str()))
+                .one(tx.conn())
+                .await?
+                .ok_or_else(|| ApiError::bad_input("roles", format!("no role {name}")))?;
+            role_ids.push(found.id);
+        }
+        self.require_assignable(who, &before, "id").await?;
+        self.require_assignable(who, &names, "roles").await?;
+        tx.delete::<user_role::Entity>(user_role::Column::UserId.eq(id))
+            .exec(tx.conn())
+            .await?;
+        for role_id in role_ids {
+            tx.insert(user_role::ActiveModel {
+                tenant_id: Set(tx.tenant().as_uuid()),
+                user_id: Set(id),
+                role_id: Set(role_id),
+            })
+            .await?;
+        }
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("user.set_roles", "user", id)
+                    .with_detail(serde_json::json!({ "before": before, "roles": names })),
+            )
+            .await?;
+        tx.commit().await?;
+        self.cache.evict_actor(id);
+        Ok(names)
     }
 
     /// Users the caller may see (those of units in the caller's scope).
@@ -743,7 +938,8 @@ impl IdentityService {
         actor: &Actor,
         new: NewRole,
     ) -> Result<(role::Model, PermissionSet), ApiError> {
-        who.require(Permission::RoleManage)?;
+        // A street's staff would otherwise mint roles for the whole district.
+        who.require_district_wide(Permission::RoleManage)?;
         validate_custom_role_name(&new.name).map_err(IdentityError::from)?;
         let label = new.label.trim().to_owned();
         if label.is_empty() || label.chars().count() > 100 {
@@ -768,6 +964,7 @@ impl IdentityService {
                 "a role needs at least one permission",
             ));
         }
+        require_held(who, perms.iter().copied(), "input.permissions")?;
         let tx = self.db.write(who.tenant).await?;
         let exists = tx
             .select::<role::Entity>()
@@ -826,6 +1023,75 @@ impl IdentityService {
         Ok((created, perms.into_iter().collect()))
     }
 
+    /// Deletes a custom role that no user and no API key holds; built-in
+    /// roles stay. Needs `role:manage` district-wide, like creating one.
+    pub async fn delete_role(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        who.require_district_wide(Permission::RoleManage)?;
+        if is_builtin_role_name(name) {
+            return Err(ApiError::bad_input(
+                "name",
+                "built-in roles cannot be deleted",
+            ));
+        }
+        let tx = self.db.write(who.tenant).await?;
+        let found = tx
+            .select::<role::Entity>()
+            .filter(role::Column::Name.eq(name))
+            .filter(role::Column::Builtin.eq(false))
+            .one(tx.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("role"))?;
+        let users = tx
+            .select::<user_role::Entity>()
+            .filter(user_role::Column::RoleId.eq(found.id))
+            .one(tx.conn())
+            .await?;
+        // A revoked key still names its role; only live keys hold it.
+        let keys = tx
+            .select::<api_key::Entity>()
+            .filter(api_key::Column::RoleId.eq(found.id))
+            .filter(api_key::Column::RevokedAtMs.is_null())
+            .one(tx.conn())
+            .await?;
+        if users.is_some() || keys.is_some() {
+            return Err(ApiError::conflict(
+                "name",
+                format!("the role {name} is still assigned"),
+            ));
+        }
+        tx.delete::<role_permission::Entity>(role_permission::Column::RoleId.eq(found.id))
+            .exec(tx.conn())
+            .await?;
+        tx.delete::<role::Entity>(role::Column::Id.eq(found.id))
+            .exec(tx.conn())
+            .await?;
+        let version = self.tenancy.bump_policy_version(&tx).await?;
+        self.audit
+            .append(
+                &tx,
+                actor,
+                AuditEntry::ok("role.delete", "role", found.id)
+                    .with_detail(serde_json::json!({ "name": name })),
+            )
+            .await?;
+        tx.commit().await?;
+        self.engine
+            .write()
+            .await
+            .remove_custom_role(&who.tenant.to_string(), name)
+            .await
+            .map_err(ApiError::internal)?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(who.tenant, version);
+        }
+        Ok(())
+    }
+
     // ---- API keys ------------------------------------------------------------
 
     /// Creates an API key; the returned secret is shown this once and
@@ -855,6 +1121,8 @@ impl IdentityService {
             .one(tx.conn())
             .await?
             .ok_or_else(|| ApiError::bad_input("input.role", format!("no role {}", new.role)))?;
+        self.require_assignable(who, std::slice::from_ref(&role.name), "input.role")
+            .await?;
         let unit = match new.org_unit_id {
             Some(id) => self.tenancy.unit_in(&tx, id).await?,
             None => Some(self.tenancy.root_in(&tx).await?),
@@ -953,6 +1221,7 @@ impl IdentityService {
     pub async fn create_operator(&self, username: &str, password: &str) -> Result<Uuid, ApiError> {
         check_username(username).map_err(ApiError::from)?;
         check_password(password).map_err(ApiError::from)?;
+        check_password_guessable(password, username).map_err(ApiError::from)?;
         let hash = password::hash(password.to_owned()).await?;
         let id = new_id();
         let tx = self.db.write(TenantId::PLATFORM).await?;
@@ -1143,5 +1412,20 @@ mod tests {
         assert!(check_username("张三").is_err());
         assert!(check_password("short").is_err());
         assert!(check_password("long enough pw").is_ok());
+        for bad in [
+            "          ",
+            "aaaaaaaaaaaa",
+            "1234567890",
+            "0987654321",
+            "8901234567",
+            "zhang.wei.01",
+        ] {
+            assert!(
+                check_password_guessable(bad, "zhang.wei.01").is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_password_guessable("1234567891", "zhang.wei.01").is_ok());
+        assert!(check_password_guessable("a long password", "zhang.wei.01").is_ok());
     }
 }
