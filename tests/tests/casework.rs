@@ -856,3 +856,33 @@ async fn triage_settings_dismissal_and_cases_from_the_registry() {
         assert_eq!(a.code(), "NOT_FOUND", "{kind}: another street's child");
     }
 }
+
+/// A report that gives only an address is routed by locality when the
+/// address names one of the district's units, and to the centre's queue
+/// when it names none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_routes_like_a_place() {
+    for s in TestServer::all().await {
+        let hotline = s.login("wuzhong", "hotline").await;
+        let yuexi_street = s.unit_id("wuzhong", "320506003").await;
+        let root = s.unit_id("wuzhong", "320506").await;
+        for (address, expected) in [
+            ("吴中区越溪街道某路3号", &yuexi_street),
+            ("不记得门牌", &root),
+        ] {
+            let a = s
+                .gql(
+                    Some(&hotline),
+                    CREATE_REPORT,
+                    json!({ "i": {
+                        "channel": "HOTLINE", "categories": ["NEGLECT"],
+                        "description": "来电称儿童无人照看", "address": address,
+                    }}),
+                )
+                .await;
+            let report = a.data()["createReport"].clone();
+            assert_eq!(report["routingState"], "ROUTED", "{}", s.kind());
+            assert_eq!(report["routedUnitId"], expected.as_str(), "{address}");
+        }
+    }
+}

@@ -265,6 +265,13 @@ impl CaseworkService {
                 return Err(ApiError::not_found("org unit"));
             }
         }
+        // Without a unit, an address that names one of the district's units
+        // places the report there, so that it is routed by locality too.
+        let place_unit_id = match (input.place_unit_id, &address) {
+            (Some(place), _) => Some(place),
+            (None, Some(text)) => unit_named_in(&self.tenancy.units_in(&tx).await?, text),
+            (None, None) => None,
+        };
         if let (Some(minor), Some(who)) = (input.minor_id, who) {
             self.minor_in_scope(&tx, who, minor).await?;
         }
@@ -279,7 +286,7 @@ impl CaseworkService {
             channel: Set(channel.code().to_owned()),
             categories: Set(codes.join(",")),
             description: Set(description),
-            place_unit_id: Set(input.place_unit_id),
+            place_unit_id: Set(place_unit_id),
             address: Set(address),
             occurred_at_ms: Set(input.occurred_at_ms),
             minor_id: Set(input.minor_id),
@@ -864,9 +871,61 @@ impl CaseworkService {
     }
 }
 
+/// The unit an address names: of the district's streets, towns, communities
+/// and villages whose name the address contains, the deepest; `None` when
+/// none is named, or when two different units at that depth are (an
+/// ambiguous address goes to the protection centre's queue rather than to a
+/// guess).
+fn unit_named_in(units: &[org_unit::Model], address: &str) -> Option<Uuid> {
+    let named: Vec<&org_unit::Model> = units
+        .iter()
+        .filter(|u| u.depth > 0 && u.name.chars().count() >= 2 && address.contains(&u.name))
+        .collect();
+    let deepest = named.iter().map(|u| u.depth).max()?;
+    let mut at_depth = named.iter().filter(|u| u.depth == deepest);
+    let first = at_depth.next()?;
+    match at_depth.next() {
+        None => Some(first.id),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unit(n: u128, name: &str, depth: i32) -> org_unit::Model {
+        org_unit::Model {
+            tenant_id: Uuid::nil(),
+            id: Uuid::from_u128(n),
+            parent_id: None,
+            code: n.to_string(),
+            name: name.into(),
+            kind: "community".into(),
+            path: format!("/{n}/"),
+            depth,
+            created_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn an_address_places_a_report_in_the_deepest_unit_it_names() {
+        let units = [
+            unit(1, "吴中区", 0),
+            unit(2, "长桥街道", 1),
+            unit(3, "长桥第一社区", 2),
+            unit(4, "长桥第二社区", 2),
+            unit(5, "越溪街道", 1),
+        ];
+        let at = |text: &str| unit_named_in(&units, text).map(|id| id.as_u128());
+        assert_eq!(at("吴中区长桥街道长桥第一社区12幢"), Some(3));
+        assert_eq!(at("长桥街道某路8号"), Some(2));
+        // The district alone places nothing: the centre's queue takes it.
+        assert_eq!(at("吴中区某处"), None);
+        // Two communities named: ambiguous, so no guess.
+        assert_eq!(at("长桥第一社区与长桥第二社区之间"), None);
+        assert_eq!(at("不知道"), None);
+    }
 
     #[test]
     fn the_street_of_a_path() {
