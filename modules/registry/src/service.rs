@@ -164,6 +164,14 @@ fn trimmed(text: Option<String>, max: usize, field: &str) -> Result<Option<Strin
             field,
             format!("at most {max} characters"),
         )),
+        // A control character (a bell, an escape) in a record is a pasting
+        // accident at best and a terminal or spreadsheet trick at worst.
+        Some(t)
+            if t.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Err(ApiError::bad_input(field, "contains a control character"))
+        }
         other => Ok(other),
     }
 }
@@ -371,7 +379,13 @@ impl RegistryService {
         self.write_categories(&tx, id, input.categories.unwrap_or_default())
             .await?;
         let mut reason = String::from("registered");
-        if let Some(why) = create_anyway {
+        if let Some(why) = create_anyway.as_deref().map(str::trim) {
+            if why.is_empty() || why.chars().count() > 500 {
+                return Err(ApiError::bad_input(
+                    "createAnyway",
+                    "say why this is another child (1-500 characters)",
+                ));
+            }
             reason = format!("registered despite possible duplicates: {why}");
         }
         self.record(
@@ -1047,6 +1061,19 @@ impl RegistryService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_fields_refuse_control_characters_but_keep_line_breaks() {
+        let take = |t: &str| trimmed(Some(t.to_owned()), 100, "input.address");
+        assert_eq!(
+            take("长桥街道\u{7}某路").unwrap_err().field.as_deref(),
+            Some("input.address")
+        );
+        assert!(take("\u{1b}[2J").is_err());
+        assert_eq!(take(" 哮喘\n过敏 ").unwrap().as_deref(), Some("哮喘\n过敏"));
+        assert_eq!(take("   ").unwrap(), None);
+        assert!(take(&"长".repeat(101)).is_err());
+    }
 
     #[test]
     fn age_ranges_become_birth_date_bounds() {
