@@ -2,40 +2,7 @@
 //! English code (what the API and the database carry) and a Chinese label,
 //! and the case state machine.
 
-macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal / $zh:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
-        pub enum $name {
-            $($variant,)+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            pub fn code(self) -> &'static str {
-                match self {
-                    $($name::$variant => $code,)+
-                }
-            }
-
-            pub fn label_zh(self) -> &'static str {
-                match self {
-                    $($name::$variant => $zh,)+
-                }
-            }
-
-            /// By code or by Chinese label.
-            pub fn parse(text: &str) -> Option<$name> {
-                let text = text.trim();
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.code() == text || v.label_zh() == text)
-            }
-        }
-    };
-}
+use shouhu_kernel::vocabulary;
 
 vocabulary! {
     /// How a report reached the district.

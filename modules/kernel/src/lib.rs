@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod paging;
+pub mod vocabulary;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{ActorKind, ClientAddr, Principal, RequestCtx};

@@ -437,6 +437,19 @@ impl RegistryService {
         }
     }
 
+    /// The transaction a read of minors runs in, and whether the caller sees
+    /// sensitive fields. Such a read appends its audit entry, so it needs a
+    /// write transaction; a masked read stays a read.
+    async fn reading_tx(&self, who: &Principal) -> Result<(ScopedTx, bool), ApiError> {
+        let sensitive = who.has(Permission::MinorSensitive);
+        let tx = if sensitive {
+            self.db.write(who.tenant).await?
+        } else {
+            self.db.read(who.tenant).await?
+        };
+        Ok((tx, sensitive))
+    }
+
     /// Whether an org unit of the transaction's district lies in the
     /// caller's subtree.
     async fn unit_in_scope(
@@ -609,12 +622,7 @@ impl RegistryService {
         id: Uuid,
     ) -> Result<MinorView, ApiError> {
         who.require(Permission::MinorRead)?;
-        let sensitive = who.has(Permission::MinorSensitive);
-        let tx = if sensitive {
-            self.db.write(who.tenant).await?
-        } else {
-            self.db.read(who.tenant).await?
-        };
+        let (tx, sensitive) = self.reading_tx(who).await?;
         let row = self.visible(&tx, who, id).await?;
         let view = self.view_in(&tx, who, row).await?;
         if sensitive {
@@ -950,12 +958,7 @@ impl RegistryService {
     ) -> Result<Vec<MinorView>, ApiError> {
         who.require(Permission::MinorRead)?;
         require_open_filter(who, filter)?;
-        let sensitive = who.has(Permission::MinorSensitive);
-        let tx = if sensitive {
-            self.db.write(who.tenant).await?
-        } else {
-            self.db.read(who.tenant).await?
-        };
+        let (tx, sensitive) = self.reading_tx(who).await?;
         let under = self.under_path(&tx, who, filter.under).await?;
         let units = self.ledger_units(&tx, who, under.as_deref()).await?;
         let mut query = self

@@ -136,12 +136,7 @@ impl RegistryService {
         id: Uuid,
     ) -> Result<Vec<HistoryView>, ApiError> {
         who.require(Permission::MinorRead)?;
-        let sensitive = who.has(Permission::MinorSensitive);
-        let tx = if sensitive {
-            self.db.write(who.tenant).await?
-        } else {
-            self.db.read(who.tenant).await?
-        };
+        let (tx, sensitive) = self.reading_tx(who).await?;
         self.visible(&tx, who, id).await?;
         let rows = tx
             .select::<minor_history::Entity>()

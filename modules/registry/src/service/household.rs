@@ -416,12 +416,7 @@ impl RegistryService {
         id: Uuid,
     ) -> Result<HouseholdView, ApiError> {
         who.require(Permission::MinorRead)?;
-        let sensitive = who.has(Permission::MinorSensitive);
-        let tx = if sensitive {
-            self.db.write(who.tenant).await?
-        } else {
-            self.db.read(who.tenant).await?
-        };
+        let (tx, sensitive) = self.reading_tx(who).await?;
         let row = self.visible_household(&tx, who, id).await?;
         let mut query = tx
             .select::<minor::Entity>()
