@@ -128,7 +128,9 @@ fn input(batch: &[Minor]) -> Value {
 fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let Ok(module) = std::fs::read(format!("{dir}/out/c-eligibility.wasm")) else {
-        eprintln!("plugins/examples/out/c-eligibility.wasm is missing: run plugins/examples/build.sh");
+        eprintln!(
+            "plugins/examples/out/c-eligibility.wasm is missing: run plugins/examples/build.sh"
+        );
         std::process::exit(1);
     };
     let manifest = std::fs::read_to_string(format!("{dir}/c-eligibility/manifest.toml"))
@@ -170,7 +172,13 @@ fn main() {
     for batch in minors.chunks(BATCH) {
         let doc = input(batch);
         let outcome = host
-            .invoke("bench", Kind::AssistanceEligibility, &plugin, &doc, &manifest.limits)
+            .invoke(
+                "bench",
+                Kind::AssistanceEligibility,
+                &plugin,
+                &doc,
+                &manifest.limits,
+            )
             .expect("a call");
         fuel += outcome.fuel_used;
         let decisions = outcome.output["decisions"].as_array().expect("decisions");

@@ -73,6 +73,52 @@ pub fn example_plugin(module: &str, manifest: &str) -> Option<(Vec<u8>, String)>
     }
 }
 
+/// A GraphQL multipart request (operations, map, files): its content type and body. Each
+/// `(variable, file name, content)` goes to its variable.
+pub fn multipart_body(
+    query: &str,
+    variables: Value,
+    files: &[(&str, &str, &[u8])],
+) -> (String, Vec<u8>) {
+    let boundary = "shouhu-test-boundary-7d1f";
+    let mut variables = variables;
+    if !variables.is_object() {
+        variables = json!({});
+    }
+    let mut map = serde_json::Map::new();
+    for (i, (variable, _, _)) in files.iter().enumerate() {
+        if let Some(vars) = variables.as_object_mut() {
+            vars.insert((*variable).to_owned(), Value::Null);
+        }
+        map.insert(i.to_string(), json!([format!("variables.{variable}")]));
+    }
+    let operations = json!({ "query": query, "variables": variables }).to_string();
+    let map = Value::Object(map).to_string();
+    let mut body = Vec::new();
+    for (name, value) in [("operations", operations), ("map", map)] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
+                 {value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (i, (_, file_name, content)) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{i}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// A GraphQL answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -266,49 +312,11 @@ impl TestServer {
         variables: Value,
         files: &[(&str, &str, &[u8])],
     ) -> Answer {
-        let boundary = "shouhu-test-boundary-7d1f";
-        let mut variables = variables;
-        if !variables.is_object() {
-            variables = json!({});
-        }
-        let mut map = serde_json::Map::new();
-        for (i, (variable, _, _)) in files.iter().enumerate() {
-            if let Some(vars) = variables.as_object_mut() {
-                vars.insert((*variable).to_owned(), Value::Null);
-            }
-            map.insert(i.to_string(), json!([format!("variables.{variable}")]));
-        }
-        let operations = json!({ "query": query, "variables": variables }).to_string();
-        let map = Value::Object(map).to_string();
-        let mut body = Vec::new();
-        for (name, value) in [("operations", operations), ("map", map)] {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
-                     {value}\r\n"
-                )
-                .as_bytes(),
-            );
-        }
-        for (i, (_, file_name, content)) in files.iter().enumerate() {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{i}\"; \
-                     filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            body.extend_from_slice(content);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (content_type, body) = multipart_body(query, variables, files);
         let mut req = self
             .client
             .post(format!("{}/graphql", self.base))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header("content-type", content_type)
             .body(body);
         if let Some(token) = token {
             req = req.bearer_auth(token);

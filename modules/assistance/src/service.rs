@@ -411,15 +411,19 @@ pub(crate) async fn find_programme(tx: &ScopedTx, id: Uuid) -> Result<programme:
 /// What a programme's benefit ledger holds in all: commitments less
 /// releases.
 pub(crate) async fn committed_in(tx: &ScopedTx, programme_id: Uuid) -> Result<i64, ApiError> {
-    let sum: Option<Option<i64>> = tx
+    // PostgreSQL sums a bigint column as numeric; the cast brings it back.
+    let sum: Option<i64> = tx
         .select::<benefit_entry::Entity>()
         .filter(benefit_entry::Column::ProgrammeId.eq(programme_id))
         .select_only()
-        .column_as(benefit_entry::Column::AmountCents.sum(), "total")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT)"),
+            "total",
+        )
         .into_tuple()
         .one(tx.conn())
         .await?;
-    Ok(sum.flatten().unwrap_or(0))
+    Ok(sum.unwrap_or(0))
 }
 
 /// The ids of the minors in the caller's scope, as a subquery, for lists
