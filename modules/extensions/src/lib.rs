@@ -13,4 +13,6 @@ mod graphql;
 mod service;
 
 pub use graphql::{ExtensionMutation, ExtensionQuery};
-pub use service::{ActivePlugin, CallRecord, ExtensionService, PluginView, VersionView};
+pub use service::{
+    ActivePlugin, CallRecord, ExtensionService, Invocation, Invoked, PluginView, VersionView,
+};
