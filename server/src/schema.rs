@@ -7,6 +7,7 @@ use shouhu_audit::AuditQuery;
 use shouhu_casework::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
 use shouhu_extensions::{ExtensionMutation, ExtensionQuery};
 use shouhu_identity::{IdentityMutation, IdentityQuery};
+use shouhu_partners::{PartnersMutation, PartnersQuery};
 use shouhu_registry::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
 };
@@ -23,6 +24,7 @@ pub struct QueryRoot(
     HouseholdQuery,
     CaseworkQuery,
     ExtensionQuery,
+    PartnersQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -34,6 +36,7 @@ pub struct MutationRoot(
     ImportMutation,
     CaseworkMutation,
     ExtensionMutation,
+    PartnersMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -57,6 +60,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.registry.clone())
     .data(services.casework.clone())
     .data(services.extensions.clone())
+    .data(services.partners.clone())
     .finish()
 }
 
