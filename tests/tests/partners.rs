@@ -9,9 +9,6 @@
 use serde_json::{json, Value};
 use shouhu_e2e::{Answer, TestServer, OTHER_SLUG};
 
-const FAMILY_FIELDS: &str = "id name orgUnitId capacity ageMin ageMax sexes skills languages \
-    vettingStatus available version";
-
 const CREATE: &str = "mutation($i: CreateCaringFamilyInput!) { createCaringFamily(input: $i) { \
     id version vettingStatus sexes skills } }";
 const UPDATE: &str = "mutation($id: ID!, $i: UpdateCaringFamilyInput!) { \
@@ -432,7 +429,7 @@ async fn a_child_is_matched_and_placed_with_a_family() {
             .gql(
                 Some(&centre),
                 MATCH,
-                json!({ "c": case, "n": ["Not A Code"] }),
+                json!({ "c": case, "n": ["Not A Code"], "l": [] }),
             )
             .await;
         assert_eq!(a.field().as_deref(), Some("needs.0"), "{kind}: {}", a.body);
