@@ -13,6 +13,4 @@ mod graphql;
 mod service;
 
 pub use graphql::{ExtensionMutation, ExtensionQuery};
-pub use service::{
-    ActivePlugin, CallRecord, ExtensionService, Invocation, Invoked, PluginView, VersionView,
-};
+pub use service::{ActivePlugin, CallRecord, ExtensionService, PluginView, VersionView};

@@ -34,27 +34,6 @@ use crate::entity::{
 };
 use crate::error::from_plugin;
 
-/// TEMPORARY (see `invoke`): one call of a district's plugin.
-pub struct Invocation {
-    pub kind: Kind,
-    pub plugin_id: Option<Uuid>,
-    pub input: serde_json::Map<String, Value>,
-    pub variables: serde_json::Map<String, Value>,
-    pub purpose: &'static str,
-}
-
-/// TEMPORARY (see `invoke`): what a call answered.
-pub struct Invoked {
-    pub call_id: Uuid,
-    pub plugin_id: Uuid,
-    pub version_id: Uuid,
-    pub slug: String,
-    pub version: String,
-    pub output: Value,
-    pub fuel: u64,
-    pub duration_us: i64,
-}
-
 /// One version as listed (the module's bytes stay in the database).
 #[derive(Clone, Debug)]
 pub struct VersionView {
@@ -625,62 +604,6 @@ impl ExtensionService {
             .await?;
         }
         Ok(())
-    }
-
-    /// TEMPORARY stand-in for the lead's `invoke` (branch partners only; it is
-    /// replaced by main's version on merge): runs the district's active
-    /// plugin of `inv.kind` on `inv.input` plus abi and kind, and records
-    /// the call.
-    pub async fn invoke(
-        &self,
-        who: &Principal,
-        actor: &Actor,
-        inv: Invocation,
-    ) -> Result<Invoked, ApiError> {
-        let active = self
-            .active(who.tenant, inv.kind)
-            .await?
-            .ok_or_else(|| ApiError::bad_input("plugin", "no active plugin"))?;
-        let tx = self.db.read(who.tenant).await?;
-        let version = tx
-            .select::<plugin_version::Entity>()
-            .filter(plugin_version::Column::Id.eq(active.version_id))
-            .one(tx.conn())
-            .await?
-            .ok_or_else(|| ApiError::not_found("plugin version"))?;
-        drop(tx);
-        let mut input = inv.input.clone();
-        input.insert("abi".into(), json!(1));
-        input.insert("kind".into(), json!(inv.kind.as_str()));
-        let label = format!("{}@{}", active.slug, active.version);
-        let record = self
-            .call_and_record(
-                who,
-                actor,
-                &version,
-                &active.manifest,
-                active.compiled.clone(),
-                label,
-                Value::Object(input),
-                inv.purpose,
-            )
-            .await?;
-        let output = record
-            .row
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(Value::Null);
-        Ok(Invoked {
-            call_id: record.row.id,
-            plugin_id: active.plugin_id,
-            version_id: active.version_id,
-            slug: active.slug.clone(),
-            version: active.version.clone(),
-            output,
-            fuel: record.row.fuel as u64,
-            duration_us: record.row.duration_us,
-        })
     }
 
     /// The district's active, enabled plugin of an extension point, if any,
