@@ -3,6 +3,7 @@
 //! and body size are enforced in `http`).
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
+use shouhu_assistance::{AssistanceMutation, AssistanceQuery};
 use shouhu_audit::AuditQuery;
 use shouhu_casework::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
 use shouhu_extensions::{ExtensionMutation, ExtensionQuery};
@@ -25,6 +26,7 @@ pub struct QueryRoot(
     CaseworkQuery,
     ExtensionQuery,
     PartnersQuery,
+    AssistanceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct MutationRoot(
     CaseworkMutation,
     ExtensionMutation,
     PartnersMutation,
+    AssistanceMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -61,6 +64,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.casework.clone())
     .data(services.extensions.clone())
     .data(services.partners.clone())
+    .data(services.assistance.clone())
     .finish()
 }
 

@@ -15,8 +15,6 @@ use shouhu_plugins::{HostConfig, Kind, PluginHost};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/tests/fixtures");
 
-const UPLOAD: &str = "mutation($module: Upload!, $manifest: Upload!) { \
-    uploadPlugin(module: $module, manifest: $manifest) { id pluginId version sha256 } }";
 const DRY_RUN: &str = "mutation($v: ID!, $input: JSON!) { dryRunPlugin(versionId: $v, \
     input: $input) { id output errorCode fuelUsed durationUs inputSha256 } }";
 const ACTIVATE: &str = "mutation($v: ID!) { activatePluginVersion(versionId: $v) { \
@@ -38,50 +36,8 @@ fn manifest(id: &str, version: &str, fuel: u64) -> String {
     )
 }
 
-/// The GraphQL multipart request with two files, `module` and `manifest`.
 async fn upload(server: &TestServer, token: &str, module: &[u8], manifest: &str) -> Answer {
-    let boundary = "shouhu-plugin-boundary-42";
-    let operations = json!({ "query": UPLOAD, "variables": { "module": null, "manifest": null } });
-    let map = json!({ "0": ["variables.module"], "1": ["variables.manifest"] });
-    let mut body = Vec::new();
-    for (name, value) in [("operations", operations), ("map", map)] {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
-                 {value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    for (name, file, content) in [
-        ("0", "plugin.wasm", module),
-        ("1", "plugin.toml", manifest.as_bytes()),
-    ] {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                 filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let resp = reqwest::Client::new()
-        .post(format!("{}/graphql", server.base))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-    Answer { status, body }
+    server.upload_plugin(token, module, manifest).await
 }
 
 fn matching_input() -> Value {
