@@ -200,10 +200,10 @@ impl YearBack for NaiveDate {
     }
 }
 
-/// The facts of a minor that matching uses (see
-/// [`RegistryService::minor_facts_in`]).
+/// The facts of a minor that matching with a caring family uses (see
+/// [`RegistryService::match_facts_in`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MinorFacts {
+pub struct MatchFacts {
     /// The sex code as stored (`male`, `female`).
     pub sex: String,
     pub birth_date: Option<NaiveDate>,
@@ -583,17 +583,17 @@ impl RegistryService {
     /// (sex, birth date, unit), in the transaction's district, without a
     /// scope check: for partners, which reaches the minor through a case
     /// whose scope it has already checked. No name, document or address.
-    pub async fn minor_facts_in(
+    pub async fn match_facts_in(
         &self,
         tx: &ScopedTx,
         id: Uuid,
-    ) -> Result<Option<MinorFacts>, ApiError> {
+    ) -> Result<Option<MatchFacts>, ApiError> {
         Ok(tx
             .select::<minor::Entity>()
             .filter(minor::Column::Id.eq(id))
             .one(tx.conn())
             .await?
-            .map(|m| MinorFacts {
+            .map(|m| MatchFacts {
                 sex: m.sex,
                 birth_date: NaiveDate::parse_from_str(&m.birth_date, "%Y-%m-%d").ok(),
                 org_unit_id: m.org_unit_id,

@@ -165,7 +165,7 @@ impl PartnersService {
         })?;
         let facts = self
             .registry
-            .minor_facts_in(&tx, minor_id)
+            .match_facts_in(&tx, minor_id)
             .await?
             .ok_or_else(|| ApiError::internal("a case's minor is missing"))?;
         let paths: HashMap<Uuid, String> = self
