@@ -75,14 +75,14 @@ pub fn check_ages(age_min: i32, age_max: i32, prefix: &str) -> Result<(), ApiErr
     for (value, name) in [(age_min, "ageMin"), (age_max, "ageMax")] {
         if !(0..=MAX_AGE).contains(&value) {
             return Err(ApiError::bad_input(
-                &format!("{prefix}.{name}"),
+                format!("{prefix}.{name}"),
                 format!("an age from 0 to {MAX_AGE}"),
             ));
         }
     }
     if age_min > age_max {
         return Err(ApiError::bad_input(
-            &format!("{prefix}.ageMin"),
+            format!("{prefix}.ageMin"),
             "greater than ageMax",
         ));
     }
@@ -96,7 +96,7 @@ pub fn parse_sexes(values: &[String], field: &str) -> Result<Vec<FamilySex>, Api
     let mut out = Vec::new();
     for (i, value) in values.iter().enumerate() {
         let sex = FamilySex::parse(value).ok_or_else(|| {
-            ApiError::bad_input(&format!("{field}.{i}"), "a sex is male or female (男, 女)")
+            ApiError::bad_input(format!("{field}.{i}"), "a sex is male or female (男, 女)")
         })?;
         if !out.contains(&sex) {
             out.push(sex);
@@ -133,7 +133,7 @@ pub fn parse_codes(values: &[String], field: &str) -> Result<Vec<String>, ApiErr
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !valid {
             return Err(ApiError::bad_input(
-                &format!("{field}.{i}"),
+                format!("{field}.{i}"),
                 "a code is 1-32 characters of a-z, 0-9, _ and -",
             ));
         }
@@ -185,7 +185,7 @@ mod tests {
         assert!(Approved.check_move(Trained, None).is_err());
         assert!(Approved.check_move(Approved, None).is_err());
         for s in VettingStatus::ALL {
-            assert!(!s.check_move(*s, Some("x")).is_ok(), "{s:?} to itself");
+            assert!(s.check_move(*s, Some("x")).is_err(), "{s:?} to itself");
         }
     }
 
