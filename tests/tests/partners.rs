@@ -435,7 +435,9 @@ async fn a_child_is_matched_and_placed_with_a_family() {
         assert_eq!(a.field().as_deref(), Some("needs.0"), "{kind}: {}", a.body);
 
         // Placement is refused for families that cannot take the child.
-        let place = |family: &str, call: &str| json!({ "c": case, "f": family, "call": call, "r": "紧急安置" });
+        let reason = "紧急安置";
+        let place =
+            |family: &str, call: &str| json!({ "c": case, "f": family, "call": call, "r": reason });
         for (family, call, field) in [
             (&applied, call.as_str(), "familyId"),
             (&away, call.as_str(), "familyId"),

@@ -265,7 +265,8 @@ impl PartnersService {
     /// family and the match, in one transaction. The family must be
     /// approved, available, have room, and be in the ranking of `call_id`.
     /// Needs `case:write` on the case and `family:read`.
-    #[allow(clippy::too_many_arguments)] // the operation's own arguments; a struct would only rename them
+    // The operation's own arguments; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub async fn place_with_family(
         &self,
         who: &Principal,
