@@ -82,7 +82,7 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
         assert!(evaluated > 100, "{kind}: {all}");
         assert!(eligible > 0 && eligible < evaluated, "{kind}: {all}");
         assert_eq!(all["alreadyEnrolled"], 0);
-        assert_eq!(all["pluginSlug"], "c-eligibility");
+        assert_eq!(all["pluginSlug"], "education-grant");
         assert!(!all["callIds"].as_array().unwrap().is_empty());
         let first = all["candidates"][0].clone();
         assert!(

@@ -332,3 +332,105 @@ async fn each_hostile_plugin_fails_with_its_own_code_and_the_server_keeps_servin
         assert_eq!(codes, expected, "{kind}");
     }
 }
+
+/// The manifest's input query runs as the role granted to the plugin, in
+/// the plugin's district, with that role's masking; the echo plugin hands
+/// back what it was given, so the test sees exactly what the plugin saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_query_runs_as_the_granted_role() {
+    use shouhu_audit::Actor;
+    use shouhu_extensions::Invocation;
+    use shouhu_kernel::Principal;
+
+    for server in TestServer::all().await {
+        let kind = server.kind();
+        server.populate("wuzhong", 200, 5).await;
+        let admin = server.login("wuzhong", "admin").await;
+        let query = "query { minors(first: 3) { edges { node { name \
+                     documentNumber } } } }";
+        let manifest = format!(
+            "id = \"echo-data\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\nabi = 1\n\n\
+             [input]\nquery = \"{query}\"\nvariables = [\"caseId\"]\n"
+        );
+        let (plugin, _) = server
+            .install_plugin(&admin, &module("echo"), &manifest)
+            .await;
+        let tenant = server.tenant_id("wuzhong").await;
+        let who = Principal::system(tenant);
+        let actor = Actor::system("test");
+        let extensions = &server.app.services.extensions;
+        let call = || {
+            let mut input = serde_json::Map::new();
+            input.insert("child".into(), json!({"age": 8}));
+            input.insert("candidates".into(), json!([]));
+            // Echoed back, so that the answer has the output's shape.
+            input.insert("ranking".into(), json!([]));
+            let mut variables = serde_json::Map::new();
+            variables.insert("caseId".into(), json!(null));
+            variables.insert("minorId".into(), json!("not declared, not passed"));
+            extensions.invoke(
+                &who,
+                &actor,
+                Invocation {
+                    kind: Kind::FamilyMatching,
+                    plugin_id: None,
+                    input,
+                    variables,
+                    purpose: "matching",
+                },
+            )
+        };
+
+        // Without a grant, a plugin that asks for data is not run.
+        let err = call().await.unwrap_err();
+        assert_eq!(err.code.as_str(), "BAD_USER_INPUT", "{kind}");
+        assert!(err.message.contains("grantPluginRole"), "{}", err.message);
+
+        // A role that cannot read minors: the query fails, the plugin is not run.
+        let grant =
+            |role: &'static str| server.gql(Some(&admin), GRANT, json!({"p": plugin, "r": role}));
+        grant("evaluator").await.data();
+        let err = call().await.unwrap_err();
+        assert!(err.message.contains("FORBIDDEN"), "{kind}: {}", err.message);
+
+        // A street officer's role: the plugin sees masked records.
+        grant("street_officer").await.data();
+        let seen = call().await.expect("a call").output;
+        let node = &seen["data"]["minors"]["edges"][0]["node"];
+        let number = node["documentNumber"].as_str().unwrap_or("");
+        assert!(number.contains('*'), "{kind}: {seen}");
+        assert_eq!(seen["kind"], "family-matching");
+
+        // The district admin's role: unmasked, and the read is audited with
+        // the plugin as the actor.
+        grant("district_admin").await.data();
+        let seen = call().await.expect("a call").output;
+        let node = &seen["data"]["minors"]["edges"][0]["node"];
+        assert!(
+            !node["documentNumber"].as_str().unwrap_or("*").contains('*'),
+            "{kind}: {seen}"
+        );
+        let log = server
+            .gql(
+                Some(&admin),
+                "{ auditLog(first: 20) { edges { node { action actorKind actorId } } } }",
+                Value::Null,
+            )
+            .await;
+        let log = log.data()["auditLog"]["edges"].clone();
+        assert!(
+            log.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["node"]["actorKind"] == "plugin"
+                    && e["node"]["actorId"] == plugin.as_str()),
+            "{kind}: {log}"
+        );
+
+        // An input query that would change something is refused on upload.
+        let writes = "id = \"writer\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\n\
+                      abi = 1\n\n[input]\nquery = \"mutation { logout }\"\n";
+        let refused = upload(&server, &admin, &module("echo"), writes).await;
+        assert_eq!(refused.code(), "PLUGIN_INVALID", "{kind}");
+    }
+}
