@@ -14,6 +14,7 @@ use shouhu_identity::{IdentityConfig, IdentityService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{Backend, Db, SystemClock};
 use shouhu_migrations::Migrator;
+use shouhu_partners::PartnersService;
 use shouhu_plugins::{HostConfig, PluginHost};
 use shouhu_registry::RegistryService;
 use shouhu_tenancy::TenancyService;
@@ -98,6 +99,7 @@ pub struct Services {
     pub registry: RegistryService,
     pub casework: CaseworkService,
     pub extensions: ExtensionService,
+    pub partners: PartnersService,
     pub assistance: AssistanceService,
 }
 
@@ -139,6 +141,15 @@ impl Services {
             // may be; the issue allows five seconds.
             std::time::Duration::from_secs(1),
         );
+        let partners = PartnersService::new(
+            db.clone(),
+            audit.clone(),
+            tenancy.clone(),
+            registry.clone(),
+            casework.clone(),
+            extensions.clone(),
+            clock.clone(),
+        );
         let assistance = AssistanceService::new(
             db.clone(),
             audit.clone(),
@@ -155,6 +166,7 @@ impl Services {
             registry,
             casework,
             extensions,
+            partners,
             assistance,
         })
     }

@@ -8,6 +8,7 @@ use shouhu_audit::AuditQuery;
 use shouhu_casework::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
 use shouhu_extensions::{ExtensionMutation, ExtensionQuery};
 use shouhu_identity::{IdentityMutation, IdentityQuery};
+use shouhu_partners::{PartnersMutation, PartnersQuery};
 use shouhu_registry::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
 };
@@ -24,6 +25,7 @@ pub struct QueryRoot(
     HouseholdQuery,
     CaseworkQuery,
     ExtensionQuery,
+    PartnersQuery,
     AssistanceQuery,
 );
 
@@ -36,6 +38,7 @@ pub struct MutationRoot(
     ImportMutation,
     CaseworkMutation,
     ExtensionMutation,
+    PartnersMutation,
     AssistanceMutation,
 );
 
@@ -60,6 +63,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.registry.clone())
     .data(services.casework.clone())
     .data(services.extensions.clone())
+    .data(services.partners.clone())
     .data(services.assistance.clone())
     .finish()
 }

@@ -19,4 +19,7 @@ mod service;
 
 pub use error::CaseworkError;
 pub use graphql::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
-pub use service::{CaseworkService, Notice, OverdueItem, PUBLIC_REPORTS_PER_HOUR};
+pub use service::{
+    open_placement_ids, CaseworkService, Notice, OverdueItem, PlacementInput,
+    PUBLIC_REPORTS_PER_HOUR,
+};

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::deadlines::{zone_of, Settings};
-use crate::entity::{case_event, settings};
+use crate::entity::{case_event, placement, settings};
 
 mod case;
 mod deadline;
@@ -175,6 +175,18 @@ pub(crate) fn in_subtree<E: EntityTrait>(
         }
         _ => query,
     }
+}
+
+/// `SELECT id FROM placements WHERE <tenant> AND end_date IS NULL`: the
+/// placements still running, for other modules that count them in SQL
+/// (partners counts a family's children against its capacity).
+pub fn open_placement_ids(tenant: TenantId) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(placement::Column::Id)
+        .from(placement::Entity)
+        .and_where(placement::Column::TenantId.eq(tenant.as_uuid()))
+        .and_where(placement::Column::EndDate.is_null())
+        .to_owned()
 }
 
 /// Whether a unit path lies in the caller's scope (the same rule as

@@ -23,8 +23,8 @@ pub use graphql::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
 };
 pub use service::{
-    ExportSummary, Ledger, MinorFacts, MinorFilter, MinorInput, RegistryService, SyntheticWriter,
-    EXPORT_HEADERS,
+    ExportSummary, Ledger, MatchFacts, MinorFacts, MinorFilter, MinorInput, RegistryService,
+    SyntheticWriter, EXPORT_HEADERS,
 };
 
 pub use dates::{age_on, aged_out, from_excel_serial, parse_date, parse_date_or_serial, DateError};

@@ -200,6 +200,16 @@ impl YearBack for NaiveDate {
     }
 }
 
+/// The facts of a minor that matching with a caring family uses (see
+/// [`RegistryService::match_facts_in`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatchFacts {
+    /// The sex code as stored (`male`, `female`).
+    pub sex: String,
+    pub birth_date: Option<NaiveDate>,
+    pub org_unit_id: Uuid,
+}
+
 impl RegistryService {
     pub fn new(db: Db, audit: AuditService, tenancy: TenancyService, clock: SharedClock) -> Self {
         RegistryService {
@@ -567,6 +577,27 @@ impl RegistryService {
             .one(tx.conn())
             .await?
             .map(|m| m.org_unit_id))
+    }
+
+    /// What matching a child with a caring family needs to know of a minor
+    /// (sex, birth date, unit), in the transaction's district, without a
+    /// scope check: for partners, which reaches the minor through a case
+    /// whose scope it has already checked. No name, document or address.
+    pub async fn match_facts_in(
+        &self,
+        tx: &ScopedTx,
+        id: Uuid,
+    ) -> Result<Option<MatchFacts>, ApiError> {
+        Ok(tx
+            .select::<minor::Entity>()
+            .filter(minor::Column::Id.eq(id))
+            .one(tx.conn())
+            .await?
+            .map(|m| MatchFacts {
+                sex: m.sex,
+                birth_date: NaiveDate::parse_from_str(&m.birth_date, "%Y-%m-%d").ok(),
+                org_unit_id: m.org_unit_id,
+            }))
     }
 
     /// A minor the caller may see, in the caller's transaction.

@@ -975,6 +975,29 @@ impl CaseworkService {
         input: PlacementInput,
     ) -> Result<placement::Model, ApiError> {
         who.require(Permission::CaseWrite)?;
+        let tx = self.db.write(who.tenant).await?;
+        let row = self
+            .record_placement_in(&tx, who, actor, case_id, input)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Records a placement inside the caller's write transaction, with its
+    /// timeline entry and audit entry, for a module that writes its own
+    /// rows beside it (partners records a caring-family placement and its
+    /// link to the family in one transaction). Checks `case:write`, the
+    /// input and that the case is visible and open, as
+    /// [`CaseworkService::record_placement`] does.
+    pub async fn record_placement_in(
+        &self,
+        tx: &ScopedTx,
+        who: &Principal,
+        actor: &Actor,
+        case_id: Uuid,
+        input: PlacementInput,
+    ) -> Result<placement::Model, ApiError> {
+        who.require(Permission::CaseWrite)?;
         let place = req_text(&input.place, 200, "input.place")?;
         let school = opt_text(input.school, 100, "input.school")?;
         if input.end_date.is_some_and(|end| end < input.start_date) {
@@ -983,8 +1006,7 @@ impl CaseworkService {
                 "before the start date",
             ));
         }
-        let tx = self.db.write(who.tenant).await?;
-        self.open_visible(&tx, who, case_id).await?;
+        self.open_visible(tx, who, case_id).await?;
         let row = tx
             .insert(placement::ActiveModel {
                 tenant_id: Set(tx.tenant().as_uuid()),
@@ -999,7 +1021,7 @@ impl CaseworkService {
             })
             .await?;
         self.event(
-            &tx,
+            tx,
             actor,
             Some(case_id),
             None,
@@ -1012,14 +1034,22 @@ impl CaseworkService {
         )
         .await?;
         self.audit
-            .append(
-                &tx,
-                actor,
-                AuditEntry::ok("case.placement", "case", case_id),
-            )
+            .append(tx, actor, AuditEntry::ok("case.placement", "case", case_id))
             .await?;
-        tx.commit().await?;
         Ok(row)
+    }
+
+    /// A case the caller may see, in the caller's transaction, or NOT_FOUND:
+    /// for other modules that act on a case (partners matches its child).
+    /// Checks `case:read`.
+    pub async fn case_in(
+        &self,
+        tx: &ScopedTx,
+        who: &Principal,
+        id: Uuid,
+    ) -> Result<case::Model, ApiError> {
+        who.require(Permission::CaseRead)?;
+        self.visible_case(tx, who, id).await
     }
 
     pub async fn placements(
