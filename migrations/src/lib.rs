@@ -21,6 +21,7 @@ mod m0007_casework;
 mod m0008_plugins;
 mod m0009_partners;
 mod m0010_assistance;
+mod m0011_call_subject;
 mod sql;
 /// Test databases for every crate's tests (small, and kept in the crate
 /// that knows the schema and the roles).
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_plugins::Migration),
             Box::new(m0009_partners::Migration),
             Box::new(m0010_assistance::Migration),
+            Box::new(m0011_call_subject::Migration),
         ]
     }
 }

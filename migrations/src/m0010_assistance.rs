@@ -71,7 +71,8 @@ impl MigrationTrait for Migration {
                     FOREIGN KEY (tenant_id, minor_id) REFERENCES minors(tenant_id, id),
                     FOREIGN KEY (tenant_id, call_id) REFERENCES plugin_calls(tenant_id, id)
                 )",
-                "CREATE UNIQUE INDEX enrolments_open ON enrolments (tenant_id, programme_id, minor_id)
+                "CREATE UNIQUE INDEX enrolments_open
+                    ON enrolments (tenant_id, programme_id, minor_id)
                     WHERE status IN ('proposed', 'approved')",
                 "CREATE INDEX enrolments_minor ON enrolments (tenant_id, minor_id)",
                 "CREATE TABLE benefit_entries (
@@ -91,7 +92,8 @@ impl MigrationTrait for Migration {
                     FOREIGN KEY (tenant_id, enrolment_id) REFERENCES enrolments(tenant_id, id),
                     FOREIGN KEY (tenant_id, minor_id) REFERENCES minors(tenant_id, id)
                 )",
-                "CREATE INDEX benefit_entries_programme ON benefit_entries (tenant_id, programme_id)",
+                "CREATE INDEX benefit_entries_programme
+                    ON benefit_entries (tenant_id, programme_id)",
                 "CREATE INDEX benefit_entries_minor ON benefit_entries (tenant_id, minor_id)",
             ],
         )

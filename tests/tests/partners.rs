@@ -454,6 +454,52 @@ async fn a_child_is_matched_and_placed_with_a_family() {
         let a = s.gql(Some(&centre), PLACE, place(&late, &call)).await;
         assert_eq!(a.field().as_deref(), Some("familyId"), "{kind}: {}", a.body);
 
+        // A ranking made for another child's case cannot place this one.
+        let a = s
+            .gql(
+                Some(&centre),
+                "mutation($i: MinorInputObject!) { createMinor(input: $i) { id } }",
+                json!({ "i": { "name": "周小风", "sex": "MALE", "birthDate": "2016-05-03",
+                               "documentNumber": shouhu_e2e::resident_id("2016-05-03", 319),
+                               "orgUnitId": community } }),
+            )
+            .await;
+        let other_minor = a.data()["createMinor"]["id"]
+            .as_str()
+            .expect("minor")
+            .to_owned();
+        let a = s
+            .gql(
+                Some(&centre),
+                "mutation($m: ID!) { openCase(minorId: $m, reason: \"监护缺失\") { id } }",
+                json!({ "m": other_minor }),
+            )
+            .await;
+        let other_case = a.data()["openCase"]["id"]
+            .as_str()
+            .expect("case")
+            .to_owned();
+        let a = s
+            .gql(
+                Some(&centre),
+                MATCH,
+                json!({ "c": other_case, "n": [], "l": [] }),
+            )
+            .await;
+        let other_call = a.data()["matchFamilies"]["callId"]
+            .as_str()
+            .expect("call")
+            .to_owned();
+        let a = s
+            .gql(Some(&centre), PLACE, place(&ready, &other_call))
+            .await;
+        assert_eq!(a.field().as_deref(), Some("callId"), "{kind}: {}", a.body);
+        assert!(
+            a.body.to_string().contains("another case"),
+            "{kind}: {}",
+            a.body
+        );
+
         let a = s.gql(Some(&centre), PLACE, place(&ready, &call)).await;
         assert_eq!(a.code(), "OK", "{kind}: {}", a.body);
         let placed = a.data()["placeWithFamily"].clone();

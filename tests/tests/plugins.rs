@@ -377,6 +377,7 @@ async fn an_input_query_runs_as_the_granted_role() {
                     input,
                     variables,
                     purpose: "matching",
+                    subject: None,
                 },
             )
         };

@@ -179,8 +179,8 @@ async fn an_activation_through_one_server_is_used_by_the_other() {
     let login = gql(
         &one,
         None,
-        "mutation { login(tenant: \"wuzhong\", username: \"admin\", password: \"shouhu-demo-2026\") \
-         { token } }",
+        "mutation { login(tenant: \"wuzhong\", username: \"admin\", \
+         password: \"shouhu-demo-2026\") { token } }",
         Value::Null,
     )
     .await;

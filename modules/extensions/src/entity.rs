@@ -152,6 +152,9 @@ pub mod plugin_call {
         pub fuel: i64,
         pub duration_us: i64,
         pub at_ms: i64,
+        /// What the call was about: a case (matching), a programme
+        /// (eligibility); none for a dry run.
+        pub subject_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

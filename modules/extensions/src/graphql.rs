@@ -87,6 +87,9 @@ pub struct CallObject {
     pub version_id: ID,
     /// `dry_run`, or the extension point's use.
     pub purpose: String,
+    /// What the call was about: the case of a match, the programme of an
+    /// eligibility decision.
+    pub subject_id: Option<ID>,
     pub caller_kind: String,
     pub caller_id: ID,
     /// SHA-256 of the input the plugin read.
@@ -108,6 +111,7 @@ fn call_object(row: plugin_call::Model, log: Option<String>) -> CallObject {
         plugin_id: ID(row.plugin_id.to_string()),
         version_id: ID(row.version_id.to_string()),
         purpose: row.purpose,
+        subject_id: row.subject_id.map(|s| ID(s.to_string())),
         caller_kind: row.caller_kind,
         caller_id: ID(row.caller_id.to_string()),
         input_sha256: row.input_sha256,

@@ -63,6 +63,8 @@ pub struct Invocation {
     pub variables: Map<String, Value>,
     /// Why the call was made, kept on its record (`screening`, `matching`).
     pub purpose: &'static str,
+    /// What it is about (a case, a programme), kept on its record.
+    pub subject: Option<Uuid>,
 }
 
 /// A recorded, successful call.
@@ -117,6 +119,7 @@ impl ExtensionService {
                 label,
                 Value::Object(input),
                 invocation.purpose,
+                invocation.subject,
             )
             .await?;
         Ok(Invoked {

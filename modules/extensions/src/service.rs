@@ -324,7 +324,7 @@ impl ExtensionService {
             .map_err(from_plugin)?;
         let label = format!("{}@{}", manifest.id, manifest.version);
         self.call_and_record(
-            who, actor, &version, &manifest, compiled, label, input, "dry_run",
+            who, actor, &version, &manifest, compiled, label, input, "dry_run", None,
         )
         .await
     }
@@ -342,6 +342,7 @@ impl ExtensionService {
         label: String,
         input: Value,
         purpose: &str,
+        subject: Option<Uuid>,
     ) -> Result<CallRecord, ApiError> {
         let input_bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
         let input_sha256 = hex::encode(Sha256::digest(&input_bytes));
@@ -382,6 +383,7 @@ impl ExtensionService {
                 fuel: Set(i64::try_from(fuel).unwrap_or(i64::MAX)),
                 duration_us: Set(duration_us),
                 at_ms: Set(self.clock.now_ms()),
+                subject_id: Set(subject),
             })
             .await?;
         self.audit

@@ -191,6 +191,7 @@ impl AssistanceService {
                     input,
                     variables,
                     purpose,
+                    subject: Some(programme.id),
                 },
             )
             .await?;

@@ -231,6 +231,7 @@ impl PartnersService {
                     input,
                     variables,
                     purpose: PURPOSE,
+                    subject: Some(case_id),
                 },
             )
             .await?;
@@ -321,9 +322,10 @@ impl PartnersService {
             .await?
             .filter(|c| c.purpose == PURPOSE && c.error_code.is_none())
             .ok_or_else(|| refuse("callId", "no match with this id"))?;
-        // TODO: the call record does not name the case it ranked families
-        // for, so a ranking made for another child of the district is
-        // accepted here too; check the case once plugin calls record it.
+        // A ranking made for another child cannot place this one.
+        if call.subject_id != Some(case_id) {
+            return Err(refuse("callId", "this match was made for another case"));
+        }
         let entry = call
             .output
             .as_deref()
