@@ -12,8 +12,8 @@
  * programme names none.
  *
  * The plugin reads the whole input, then decides, then writes the output
- * in one go: the host serialises keys in sorted order, so `programme`
- * (and its benefit) arrives after `minors`.
+ * in one go: JSON keys come in any order, and the host's serialiser may
+ * well put `programme` (and its benefit) after `minors`.
  */
 #include <stdio.h>
 #include <stdlib.h>
