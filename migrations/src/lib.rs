@@ -19,6 +19,7 @@ mod m0005_registry;
 mod m0006_ledger_index;
 mod m0007_casework;
 mod m0008_plugins;
+mod m0010_assistance;
 mod sql;
 /// Test databases for every crate's tests (small, and kept in the crate
 /// that knows the schema and the roles).
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_ledger_index::Migration),
             Box::new(m0007_casework::Migration),
             Box::new(m0008_plugins::Migration),
+            Box::new(m0010_assistance::Migration),
         ]
     }
 }

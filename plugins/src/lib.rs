@@ -10,12 +10,14 @@
 //! - `host`: validation on upload, the compile cache keyed by SHA-256, and
 //!   one call in a fresh store under fuel, a memory cap and a deadline;
 //! - `wasi`: the short allow-list of WASI calls, over in-memory pipes;
+//! - `builtin`: the default matcher the platform ships as a plugin;
 //! - `schema`: the published JSON Schemas of each extension point (the
 //!   files in `plugins/schemas/`) and the checker that enforces them.
 //!
 //! It does no database or network I/O: storing versions, grants and the
 //! record of calls belongs to the `shouhu-extensions` module.
 
+pub mod builtin;
 pub mod error;
 pub mod host;
 pub mod manifest;

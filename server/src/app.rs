@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::MigratorTrait;
+use shouhu_assistance::AssistanceService;
 use shouhu_audit::AuditService;
 use shouhu_casework::CaseworkService;
-use shouhu_extensions::ExtensionService;
+use shouhu_extensions::{ExtensionService, InputQueryRunner};
 use shouhu_identity::{IdentityConfig, IdentityService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::{Backend, Db, SystemClock};
@@ -19,6 +20,7 @@ use shouhu_tenancy::TenancyService;
 
 use crate::error::ServerError;
 use crate::metrics::Metrics;
+use crate::plugin_input::SchemaInputRunner;
 use crate::schema::{self, ShouhuSchema};
 
 /// Request limits. The defaults are documented in docs/operations.md.
@@ -96,6 +98,7 @@ pub struct Services {
     pub registry: RegistryService,
     pub casework: CaseworkService,
     pub extensions: ExtensionService,
+    pub assistance: AssistanceService,
 }
 
 impl Services {
@@ -136,6 +139,13 @@ impl Services {
             // may be; the issue allows five seconds.
             std::time::Duration::from_secs(1),
         );
+        let assistance = AssistanceService::new(
+            db.clone(),
+            audit.clone(),
+            clock.clone(),
+            registry.clone(),
+            extensions.clone(),
+        );
         Ok(Services {
             db,
             clock,
@@ -145,6 +155,7 @@ impl Services {
             registry,
             casework,
             extensions,
+            assistance,
         })
     }
 }
@@ -184,6 +195,9 @@ pub struct App {
     pub schema: ShouhuSchema,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    /// Runs plugins' input queries with this schema; the extensions service
+    /// holds it weakly, so the app keeps it alive.
+    _input_runner: Arc<dyn InputQueryRunner>,
 }
 
 impl App {
@@ -199,11 +213,18 @@ impl App {
         }
         let services = Services::new(db, clock, config).await?;
         let schema = schema::build(&services, &config.limits);
+        let input_runner: Arc<dyn InputQueryRunner> = Arc::new(SchemaInputRunner {
+            schema: schema.clone(),
+            identity: services.identity.clone(),
+            max_aliases: config.limits.max_aliases,
+        });
+        services.extensions.set_input_runner(&input_runner);
         Ok(App {
             services,
             schema,
             limits: config.limits.clone(),
             metrics: Arc::new(Metrics::new()),
+            _input_runner: input_runner,
         })
     }
 

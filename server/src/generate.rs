@@ -212,12 +212,15 @@ pub async fn run(services: &Services, action: DemoAction) -> Result<(), ServerEr
 
 /// The demo district's minors, for `serve --demo` on a district it has just created.
 pub async fn populate_demo(services: &Services, tenant: TenantId) -> Result<Summary, ApiError> {
-    into_database(
-        services,
-        tenant,
-        DEMO_MINORS,
-        DEMO_SEED,
-        &ProgressBar::hidden(),
-    )
-    .await
+    populate(services, tenant, DEMO_MINORS, DEMO_SEED).await
+}
+
+/// Generates minors without a progress bar: for the demo and for tests.
+pub async fn populate(
+    services: &Services,
+    tenant: TenantId,
+    minors: u64,
+    seed: u64,
+) -> Result<Summary, ApiError> {
+    into_database(services, tenant, minors, seed, &ProgressBar::hidden()).await
 }

@@ -296,7 +296,7 @@ fn operation_label(name: Option<&str>) -> String {
 /// time it is spread, since each spread runs its fields again. Spreads
 /// nested deeper than any legal query are cut off (the validator refuses
 /// fragment cycles later; this count must not loop on one first).
-fn count_aliases(doc: &ExecutableDocument) -> usize {
+pub(crate) fn count_aliases(doc: &ExecutableDocument) -> usize {
     fn walk(doc: &ExecutableDocument, set: &Positioned<SelectionSet>, depth: usize) -> usize {
         if depth > 64 {
             return 0;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod plugin;
+mod plugin_input;
 pub mod schema;
 pub mod ws;
 

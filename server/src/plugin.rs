@@ -49,6 +49,8 @@ fn check(module: &Path, manifest: &Path) -> Result<(PluginHost, Manifest, Vec<u8
     let host = PluginHost::new(HostConfig::default()).map_err(refused)?;
     let bytes = read(module)?;
     let manifest = Manifest::parse_bytes(&read(manifest)?).map_err(refused)?;
+    shouhu_extensions::check_input_query(&manifest.input.query)
+        .map_err(|m| refused(shouhu_plugins::PluginError::Invalid(m)))?;
     host.prepare(&bytes).map_err(refused)?;
     Ok((host, manifest, bytes))
 }

@@ -3,6 +3,7 @@
 //! and body size are enforced in `http`).
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
+use shouhu_assistance::{AssistanceMutation, AssistanceQuery};
 use shouhu_audit::AuditQuery;
 use shouhu_casework::{CaseworkMutation, CaseworkQuery, CaseworkSubscription};
 use shouhu_extensions::{ExtensionMutation, ExtensionQuery};
@@ -23,6 +24,7 @@ pub struct QueryRoot(
     HouseholdQuery,
     CaseworkQuery,
     ExtensionQuery,
+    AssistanceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -34,6 +36,7 @@ pub struct MutationRoot(
     ImportMutation,
     CaseworkMutation,
     ExtensionMutation,
+    AssistanceMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -57,6 +60,7 @@ pub fn build(services: &Services, limits: &Limits) -> ShouhuSchema {
     .data(services.registry.clone())
     .data(services.casework.clone())
     .data(services.extensions.clone())
+    .data(services.assistance.clone())
     .finish()
 }
 

@@ -48,6 +48,77 @@ pub fn divisions_dir() -> Option<PathBuf> {
     dir.join("areas.csv").exists().then_some(dir)
 }
 
+/// An example plugin built by `plugins/examples/build.sh`: its module and its manifest.
+/// `None` (with a notice) when the examples are not built here; in CI (`CI=true`), where
+/// `.ci/run` builds them first, their absence fails the test instead.
+pub fn example_plugin(module: &str, manifest: &str) -> Option<(Vec<u8>, String)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/examples");
+    let module_path = root.join("out").join(module);
+    match std::fs::read(&module_path) {
+        Ok(bytes) => {
+            let manifest = std::fs::read_to_string(root.join(manifest)).expect("manifest");
+            Some((bytes, manifest))
+        }
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "{} is missing: run plugins/examples/build.sh first",
+            module_path.display()
+        ),
+        Err(_) => {
+            eprintln!(
+                "skipped: {} is not built (plugins/examples/build.sh builds it)",
+                module_path.display()
+            );
+            None
+        }
+    }
+}
+
+/// A GraphQL multipart request (operations, map, files): its content type and body. Each
+/// `(variable, file name, content)` goes to its variable.
+pub fn multipart_body(
+    query: &str,
+    variables: Value,
+    files: &[(&str, &str, &[u8])],
+) -> (String, Vec<u8>) {
+    let boundary = "shouhu-test-boundary-7d1f";
+    let mut variables = variables;
+    if !variables.is_object() {
+        variables = json!({});
+    }
+    let mut map = serde_json::Map::new();
+    for (i, (variable, _, _)) in files.iter().enumerate() {
+        if let Some(vars) = variables.as_object_mut() {
+            vars.insert((*variable).to_owned(), Value::Null);
+        }
+        map.insert(i.to_string(), json!([format!("variables.{variable}")]));
+    }
+    let operations = json!({ "query": query, "variables": variables }).to_string();
+    let map = Value::Object(map).to_string();
+    let mut body = Vec::new();
+    for (name, value) in [("operations", operations), ("map", map)] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
+                 {value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (i, (_, file_name, content)) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{i}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// A GraphQL answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -223,39 +294,29 @@ impl TestServer {
         file_name: &str,
         content: &[u8],
     ) -> Answer {
-        let boundary = "shouhu-test-boundary-7d1f";
-        let mut variables = variables;
-        if let Some(vars) = variables.as_object_mut() {
-            vars.insert(file_variable.to_owned(), Value::Null);
-        }
-        let operations = json!({ "query": query, "variables": variables }).to_string();
-        let map = json!({ "0": [format!("variables.{file_variable}")] }).to_string();
-        let mut body = Vec::new();
-        for (name, value) in [("operations", operations), ("map", map)] {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
-                     {value}\r\n"
-                )
-                .as_bytes(),
-            );
-        }
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; \
-                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.upload_files(
+            token,
+            query,
+            variables,
+            &[(file_variable, file_name, content)],
+        )
+        .await
+    }
+
+    /// Sends one operation with files, in the GraphQL multipart request format: each
+    /// `(variable, file name, content)` goes to its variable.
+    pub async fn upload_files(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        files: &[(&str, &str, &[u8])],
+    ) -> Answer {
+        let (content_type, body) = multipart_body(query, variables, files);
         let mut req = self
             .client
             .post(format!("{}/graphql", self.base))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header("content-type", content_type)
             .body(body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -264,6 +325,44 @@ impl TestServer {
         let status = resp.status().as_u16();
         let body = resp.json::<Value>().await.unwrap_or(Value::Null);
         Answer { status, body }
+    }
+
+    /// Uploads a plugin version (module and manifest) as `token`; the answer holds
+    /// `uploadPlugin { id pluginId version }`.
+    pub async fn upload_plugin(&self, token: &str, module: &[u8], manifest: &str) -> Answer {
+        self.upload_files(
+            Some(token),
+            "mutation($module: Upload!, $manifest: Upload!) { \
+             uploadPlugin(module: $module, manifest: $manifest) { id pluginId version sha256 } }",
+            json!({}),
+            &[
+                ("module", "plugin.wasm", module),
+                ("manifest", "plugin.toml", manifest.as_bytes()),
+            ],
+        )
+        .await
+    }
+
+    /// Uploads and activates a plugin version; returns (plugin id, version id).
+    pub async fn install_plugin(
+        &self,
+        token: &str,
+        module: &[u8],
+        manifest: &str,
+    ) -> (String, String) {
+        let uploaded = self.upload_plugin(token, module, manifest).await;
+        let uploaded = uploaded.data()["uploadPlugin"].clone();
+        let plugin = uploaded["pluginId"].as_str().expect("plugin id").to_owned();
+        let version = uploaded["id"].as_str().expect("version id").to_owned();
+        let activated = self
+            .gql(
+                Some(token),
+                "mutation($v: ID!) { activatePluginVersion(versionId: $v) { id } }",
+                json!({ "v": version }),
+            )
+            .await;
+        activated.data();
+        (plugin, version)
     }
 
     pub async fn get(&self, path_and_query: &str, token: Option<&str>) -> (u16, String) {
@@ -303,6 +402,20 @@ impl TestServer {
             Some(t) => Ok(t.to_owned()),
             None => Err(a),
         }
+    }
+
+    /// The id of a district by slug.
+    pub async fn tenant_id(&self, slug: &str) -> shouhu_kernel::TenantId {
+        let tenant = self.app.services.tenancy.tenant_by_slug(slug).await;
+        shouhu_kernel::TenantId(tenant.expect("tenant lookup").expect("a tenant").id)
+    }
+
+    /// Adds `minors` generated (seeded, valid) minors to a district.
+    pub async fn populate(&self, slug: &str, minors: u64, seed: u64) {
+        let tenant = self.tenant_id(slug).await;
+        shouhu::generate::populate(&self.app.services, tenant, minors, seed)
+            .await
+            .expect("generated minors");
     }
 
     /// The id of an org unit by code, as the demo admin sees it.

@@ -15,8 +15,6 @@ use shouhu_plugins::{HostConfig, Kind, PluginHost};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/tests/fixtures");
 
-const UPLOAD: &str = "mutation($module: Upload!, $manifest: Upload!) { \
-    uploadPlugin(module: $module, manifest: $manifest) { id pluginId version sha256 } }";
 const DRY_RUN: &str = "mutation($v: ID!, $input: JSON!) { dryRunPlugin(versionId: $v, \
     input: $input) { id output errorCode fuelUsed durationUs inputSha256 } }";
 const ACTIVATE: &str = "mutation($v: ID!) { activatePluginVersion(versionId: $v) { \
@@ -38,50 +36,8 @@ fn manifest(id: &str, version: &str, fuel: u64) -> String {
     )
 }
 
-/// The GraphQL multipart request with two files, `module` and `manifest`.
 async fn upload(server: &TestServer, token: &str, module: &[u8], manifest: &str) -> Answer {
-    let boundary = "shouhu-plugin-boundary-42";
-    let operations = json!({ "query": UPLOAD, "variables": { "module": null, "manifest": null } });
-    let map = json!({ "0": ["variables.module"], "1": ["variables.manifest"] });
-    let mut body = Vec::new();
-    for (name, value) in [("operations", operations), ("map", map)] {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n\
-                 {value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    for (name, file, content) in [
-        ("0", "plugin.wasm", module),
-        ("1", "plugin.toml", manifest.as_bytes()),
-    ] {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                 filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let resp = reqwest::Client::new()
-        .post(format!("{}/graphql", server.base))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-    Answer { status, body }
+    server.upload_plugin(token, module, manifest).await
 }
 
 fn matching_input() -> Value {
@@ -374,5 +330,107 @@ async fn each_hostile_plugin_fails_with_its_own_code_and_the_server_keeps_servin
         let mut expected: Vec<String> = cases.iter().map(|(_, _, c)| (*c).to_owned()).collect();
         expected.sort();
         assert_eq!(codes, expected, "{kind}");
+    }
+}
+
+/// The manifest's input query runs as the role granted to the plugin, in
+/// the plugin's district, with that role's masking; the echo plugin hands
+/// back what it was given, so the test sees exactly what the plugin saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_query_runs_as_the_granted_role() {
+    use shouhu_audit::Actor;
+    use shouhu_extensions::Invocation;
+    use shouhu_kernel::Principal;
+
+    for server in TestServer::all().await {
+        let kind = server.kind();
+        server.populate("wuzhong", 200, 5).await;
+        let admin = server.login("wuzhong", "admin").await;
+        let query = "query { minors(first: 3) { edges { node { name \
+                     documentNumber } } } }";
+        let manifest = format!(
+            "id = \"echo-data\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\nabi = 1\n\n\
+             [input]\nquery = \"{query}\"\nvariables = [\"caseId\"]\n"
+        );
+        let (plugin, _) = server
+            .install_plugin(&admin, &module("echo"), &manifest)
+            .await;
+        let tenant = server.tenant_id("wuzhong").await;
+        let who = Principal::system(tenant);
+        let actor = Actor::system("test");
+        let extensions = &server.app.services.extensions;
+        let call = || {
+            let mut input = serde_json::Map::new();
+            input.insert("child".into(), json!({"age": 8}));
+            input.insert("candidates".into(), json!([]));
+            // Echoed back, so that the answer has the output's shape.
+            input.insert("ranking".into(), json!([]));
+            let mut variables = serde_json::Map::new();
+            variables.insert("caseId".into(), json!(null));
+            variables.insert("minorId".into(), json!("not declared, not passed"));
+            extensions.invoke(
+                &who,
+                &actor,
+                Invocation {
+                    kind: Kind::FamilyMatching,
+                    plugin_id: None,
+                    input,
+                    variables,
+                    purpose: "matching",
+                },
+            )
+        };
+
+        // Without a grant, a plugin that asks for data is not run.
+        let err = call().await.unwrap_err();
+        assert_eq!(err.code.as_str(), "BAD_USER_INPUT", "{kind}");
+        assert!(err.message.contains("grantPluginRole"), "{}", err.message);
+
+        // A role that cannot read minors: the query fails, the plugin is not run.
+        let grant =
+            |role: &'static str| server.gql(Some(&admin), GRANT, json!({"p": plugin, "r": role}));
+        grant("evaluator").await.data();
+        let err = call().await.unwrap_err();
+        assert!(err.message.contains("FORBIDDEN"), "{kind}: {}", err.message);
+
+        // A street officer's role: the plugin sees masked records.
+        grant("street_officer").await.data();
+        let seen = call().await.expect("a call").output;
+        let node = &seen["data"]["minors"]["edges"][0]["node"];
+        let number = node["documentNumber"].as_str().unwrap_or("");
+        assert!(number.contains('*'), "{kind}: {seen}");
+        assert_eq!(seen["kind"], "family-matching");
+
+        // The district admin's role: unmasked, and the read is audited with
+        // the plugin as the actor.
+        grant("district_admin").await.data();
+        let seen = call().await.expect("a call").output;
+        let node = &seen["data"]["minors"]["edges"][0]["node"];
+        assert!(
+            !node["documentNumber"].as_str().unwrap_or("*").contains('*'),
+            "{kind}: {seen}"
+        );
+        let log = server
+            .gql(
+                Some(&admin),
+                "{ auditLog(first: 20) { edges { node { action actorKind actorId } } } }",
+                Value::Null,
+            )
+            .await;
+        let log = log.data()["auditLog"]["edges"].clone();
+        assert!(
+            log.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["node"]["actorKind"] == "plugin"
+                    && e["node"]["actorId"] == plugin.as_str()),
+            "{kind}: {log}"
+        );
+
+        // An input query that would change something is refused on upload.
+        let writes = "id = \"writer\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\n\
+                      abi = 1\n\n[input]\nquery = \"mutation { logout }\"\n";
+        let refused = upload(&server, &admin, &module("echo"), writes).await;
+        assert_eq!(refused.code(), "PLUGIN_INVALID", "{kind}");
     }
 }

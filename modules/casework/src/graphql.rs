@@ -3,14 +3,14 @@
 //! visits, notes, timeline…) call the service again, so each one is
 //! authorised and scoped on its own path.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use shouhu_audit::Actor;
 use shouhu_kernel::clock::ms_to_datetime;
 use shouhu_kernel::context::{principal, request_ctx};
 use shouhu_kernel::ids::parse_id;
-use shouhu_kernel::paging::{decode_cursor, encode_cursor, page_size};
+use shouhu_kernel::paging::{after_id, id_page, page_size};
 use shouhu_kernel::{ApiError, ClientAddr};
 use uuid::Uuid;
 
@@ -37,16 +37,6 @@ fn id_of(raw: &ID, what: &str) -> Result<Uuid, ApiError> {
 
 fn opt_id(raw: &Option<ID>, what: &str) -> Result<Option<Uuid>, ApiError> {
     raw.as_ref().map(|r| id_of(r, what)).transpose()
-}
-
-fn after_id(after: Option<String>) -> Result<Option<Uuid>, ApiError> {
-    after
-        .map(|c| {
-            let raw = decode_cursor(&c)?;
-            Uuid::parse_str(&raw)
-                .map_err(|_| ApiError::bad_input("after", "not a cursor of this list"))
-        })
-        .transpose()
 }
 
 fn actor(ctx: &Context<'_>) -> Result<Actor, ApiError> {
@@ -183,22 +173,6 @@ fn report_input(i: CreateReportInput) -> Result<ReportInput, ApiError> {
     })
 }
 
-fn page<T: async_graphql::OutputType>(
-    rows: Vec<T>,
-    limit: u64,
-    id: impl Fn(&T) -> Uuid,
-) -> Connection<String, T, EmptyFields, EmptyFields> {
-    let mut rows = rows;
-    let has_next = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let mut conn = Connection::new(false, has_next);
-    conn.edges.extend(
-        rows.into_iter()
-            .map(|r| Edge::new(encode_cursor(&id(&r).to_string()), r)),
-    );
-    conn
-}
-
 #[derive(Default)]
 pub struct CaseworkQuery;
 
@@ -225,9 +199,11 @@ impl CaseworkQuery {
             .data::<CaseworkService>()?
             .reports(who, &filter, after_id(after)?, limit + 1)
             .await?;
-        Ok(page(rows.into_iter().map(Report).collect(), limit, |r| {
-            r.0.id
-        }))
+        Ok(id_page(
+            rows.into_iter().map(Report).collect(),
+            limit,
+            |r| r.0.id,
+        ))
     }
 
     /// One report. Needs `report:read`.
@@ -282,7 +258,7 @@ impl CaseworkQuery {
             .data::<CaseworkService>()?
             .cases(who, &CaseFilter { state }, after_id(after)?, limit + 1)
             .await?;
-        Ok(page(rows.into_iter().map(Case).collect(), limit, |c| {
+        Ok(id_page(rows.into_iter().map(Case).collect(), limit, |c| {
             c.0.id
         }))
     }

@@ -14,7 +14,7 @@
 //! made through one process is in use by every other within that time.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use sea_orm::sea_query::Expr;
@@ -24,15 +24,17 @@ use sha2::{Digest, Sha256};
 use shouhu_audit::{Actor, AuditEntry, AuditService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::ids::new_id;
-use shouhu_kernel::{ApiError, Db, Principal, ScopedTx, TenantId};
+use shouhu_kernel::{ActorKind, ApiError, Db, Principal, ScopedTx, TenantId};
 use shouhu_plugins::{parse_version, CompiledPlugin, Kind, Manifest, PluginHost, MAX_MODULE_BYTES};
 use shouhu_policies::Permission;
 use uuid::Uuid;
 
+use crate::builtin::DEFAULT_MATCHER_SLUG;
 use crate::entity::{
     plugin, plugin_active, plugin_call, plugin_epoch, plugin_grant, plugin_version,
 };
 use crate::error::from_plugin;
+use crate::invoke::{check_input_query, InputQueryRunner};
 
 /// One version as listed (the module's bytes stay in the database).
 #[derive(Clone, Debug)]
@@ -62,6 +64,8 @@ pub struct PluginView {
 pub struct CallRecord {
     pub row: plugin_call::Model,
     pub log: String,
+    /// The plugin's answer, as checked against its extension point's schema.
+    pub output: Value,
 }
 
 /// A district's active plugin of one extension point, compiled.
@@ -73,22 +77,46 @@ pub struct ActivePlugin {
     pub version: String,
     pub manifest: Manifest,
     pub compiled: Arc<CompiledPlugin>,
+    pub kind: Kind,
+    pub activated_at_ms: i64,
 }
 
-struct DistrictPlugins {
+pub(crate) struct DistrictPlugins {
     epoch: i64,
     checked: Instant,
-    by_kind: HashMap<Kind, ActivePlugin>,
+    by_id: HashMap<Uuid, ActivePlugin>,
+}
+
+impl DistrictPlugins {
+    pub(crate) fn by_id(&self, id: Uuid) -> Option<&ActivePlugin> {
+        self.by_id.get(&id)
+    }
+
+    /// The plugin of a kind that runs when the caller names none: the one
+    /// activated last (ties by slug), a district's own before the built-in
+    /// default.
+    pub(crate) fn of_kind(&self, kind: Kind) -> Option<&ActivePlugin> {
+        self.by_id
+            .values()
+            .filter(|p| p.kind == kind)
+            .max_by(|a, b| {
+                let own = |p: &ActivePlugin| p.slug != crate::builtin::DEFAULT_MATCHER_SLUG;
+                (own(a), a.activated_at_ms, &a.slug).cmp(&(own(b), b.activated_at_ms, &b.slug))
+            })
+    }
 }
 
 #[derive(Clone)]
 pub struct ExtensionService {
-    db: Db,
-    audit: AuditService,
-    clock: SharedClock,
-    host: PluginHost,
+    pub(crate) db: Db,
+    pub(crate) audit: AuditService,
+    pub(crate) clock: SharedClock,
+    pub(crate) host: PluginHost,
     poll: Duration,
     active: Arc<Mutex<HashMap<TenantId, Arc<DistrictPlugins>>>>,
+    /// Runs manifests' input queries; set by the server once its schema is
+    /// built (weak, because that schema holds this service).
+    pub(crate) input_runner: Arc<OnceLock<Weak<dyn InputQueryRunner>>>,
 }
 
 fn version_view(v: &plugin_version::Model) -> VersionView {
@@ -120,7 +148,14 @@ impl ExtensionService {
             host,
             poll,
             active: Arc::new(Mutex::new(HashMap::new())),
+            input_runner: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Installs what runs manifests' input queries. The caller keeps the
+    /// runner alive; this service holds it weakly. A second call is ignored.
+    pub fn set_input_runner(&self, runner: &Arc<dyn InputQueryRunner>) {
+        let _ = self.input_runner.set(Arc::downgrade(runner));
     }
 
     pub fn host(&self) -> &PluginHost {
@@ -145,6 +180,13 @@ impl ExtensionService {
             ))));
         }
         let manifest = Manifest::parse_bytes(&manifest_bytes).map_err(from_plugin)?;
+        check_input_query(&manifest.input.query)
+            .map_err(|m| from_plugin(shouhu_plugins::PluginError::Invalid(m)))?;
+        if manifest.id == DEFAULT_MATCHER_SLUG && who.actor_kind != ActorKind::System {
+            return Err(from_plugin(shouhu_plugins::PluginError::Invalid(format!(
+                "manifest: the id {DEFAULT_MATCHER_SLUG} is the platform's own; choose another"
+            ))));
+        }
         let module = Arc::new(module);
         let compiled = self
             .host
@@ -290,7 +332,7 @@ impl ExtensionService {
     /// Runs a plugin and records the call in its own transaction, whether
     /// the plugin answered or failed.
     #[allow(clippy::too_many_arguments)] // one call's whole context; a struct would only rename it
-    async fn call_and_record(
+    pub(crate) async fn call_and_record(
         &self,
         who: &Principal,
         actor: &Actor,
@@ -355,8 +397,12 @@ impl ExtensionService {
             )
             .await?;
         tx.commit().await?;
-        result.map_err(from_plugin)?;
-        Ok(CallRecord { row, log })
+        let outcome = result.map_err(from_plugin)?;
+        Ok(CallRecord {
+            row,
+            log,
+            output: outcome.output,
+        })
     }
 
     /// The recorded calls of a plugin, newest first.
@@ -606,17 +652,16 @@ impl ExtensionService {
         Ok(())
     }
 
-    /// The district's active, enabled plugin of an extension point, if any,
-    /// compiled; at most `poll` old.
-    pub async fn active(
+    /// The district's active, enabled plugins by id, compiled; at most
+    /// `poll` old.
+    pub(crate) async fn active_plugins(
         &self,
         tenant: TenantId,
-        kind: Kind,
-    ) -> Result<Option<ActivePlugin>, ApiError> {
+    ) -> Result<Arc<DistrictPlugins>, ApiError> {
         let known = self.lock_active().get(&tenant).cloned();
         if let Some(known) = &known {
             if known.checked.elapsed() < self.poll {
-                return Ok(known.by_kind.get(&kind).cloned());
+                return Ok(known.clone());
             }
         }
         let tx = self.db.read(tenant).await?;
@@ -625,24 +670,33 @@ impl ExtensionService {
             .one(tx.conn())
             .await?
             .map_or(0, |row| row.epoch);
-        let by_kind = match known {
-            Some(known) if known.epoch == epoch => known.by_kind.clone(),
+        let by_id = match known {
+            Some(known) if known.epoch == epoch => known.by_id.clone(),
             _ => self.load_active(&tx).await?,
         };
         drop(tx);
-        let found = by_kind.get(&kind).cloned();
-        self.lock_active().insert(
-            tenant,
-            Arc::new(DistrictPlugins {
-                epoch,
-                checked: Instant::now(),
-                by_kind,
-            }),
-        );
-        Ok(found)
+        let fresh = Arc::new(DistrictPlugins {
+            epoch,
+            checked: Instant::now(),
+            by_id,
+        });
+        self.lock_active().insert(tenant, fresh.clone());
+        Ok(fresh)
     }
 
-    async fn load_active(&self, tx: &ScopedTx) -> Result<HashMap<Kind, ActivePlugin>, ApiError> {
+    /// The district's active, enabled plugin of an extension point, if any:
+    /// the one activated last, a district's own before the built-in default
+    /// matcher.
+    pub async fn active(
+        &self,
+        tenant: TenantId,
+        kind: Kind,
+    ) -> Result<Option<ActivePlugin>, ApiError> {
+        let plugins = self.active_plugins(tenant).await?;
+        Ok(plugins.of_kind(kind).cloned())
+    }
+
+    async fn load_active(&self, tx: &ScopedTx) -> Result<HashMap<Uuid, ActivePlugin>, ApiError> {
         let pointers = tx.select::<plugin_active::Entity>().all(tx.conn()).await?;
         let mut out = HashMap::new();
         for pointer in pointers {
@@ -665,10 +719,8 @@ impl ExtensionService {
                 .prepare_blocking(Arc::new(version.module))
                 .await
                 .map_err(from_plugin)?;
-            // Two active plugins of one kind: the later slug wins, in a
-            // fixed order, until the extension points choose per programme.
             out.insert(
-                kind,
+                plugin.id,
                 ActivePlugin {
                     plugin_id: plugin.id,
                     slug: plugin.slug,
@@ -676,10 +728,18 @@ impl ExtensionService {
                     version: version.version,
                     manifest,
                     compiled,
+                    kind,
+                    activated_at_ms: pointer.activated_at_ms,
                 },
             );
         }
         Ok(out)
+    }
+
+    /// Drops this process's copy of a district's active plugins, so the
+    /// next call reads them again.
+    pub(crate) fn forget(&self, tenant: TenantId) {
+        self.lock_active().remove(&tenant);
     }
 
     fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Arc<DistrictPlugins>>> {

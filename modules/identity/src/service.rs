@@ -583,6 +583,32 @@ impl IdentityService {
         Ok(names)
     }
 
+    /// The principal a plugin's input query runs as: the role a district
+    /// admin granted the plugin, with that role's permissions (and so its
+    /// masking) in the plugin's own district, scoped to the whole district.
+    /// Audited reads made with it name the plugin as the actor.
+    pub async fn plugin_principal(
+        &self,
+        tenant: TenantId,
+        plugin_id: Uuid,
+        role: &str,
+    ) -> Result<Principal, ApiError> {
+        let tenant = self
+            .tenancy
+            .tenant(tenant)
+            .await?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        self.principal_for(
+            &tenant,
+            ActorKind::Plugin,
+            plugin_id,
+            None,
+            vec![role.to_owned()],
+            None,
+        )
+        .await
+    }
+
     // ---- users -------------------------------------------------------------
 
     /// The org unit of an active user of the transaction's district, without a

@@ -17,6 +17,8 @@ pub enum ActorKind {
     /// The server itself (the CLI, onboarding, the demo).
     System,
     Anonymous,
+    /// A plugin's input query, run as the role a district admin granted it.
+    Plugin,
 }
 
 impl ActorKind {
@@ -27,6 +29,7 @@ impl ActorKind {
             ActorKind::Operator => "operator",
             ActorKind::System => "system",
             ActorKind::Anonymous => "anonymous",
+            ActorKind::Plugin => "plugin",
         }
     }
 }

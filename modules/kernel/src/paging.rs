@@ -2,8 +2,10 @@
 //! key; lists sort on a unique key so that pages are stable while rows are
 //! added.
 
+use async_graphql::connection::{Connection, Edge, EmptyFields};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use uuid::Uuid;
 
 use crate::ApiError;
 
@@ -33,6 +35,34 @@ pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
         )),
         Some(n) => Ok(n as u64),
     }
+}
+
+/// The id a cursor of a list sorted by id stands for.
+pub fn after_id(after: Option<String>) -> Result<Option<Uuid>, ApiError> {
+    after
+        .map(|c| {
+            let raw = decode_cursor(&c)?;
+            Uuid::parse_str(&raw)
+                .map_err(|_| ApiError::bad_input("after", "not a cursor of this list"))
+        })
+        .transpose()
+}
+
+/// A Relay connection of a list sorted by id, from up to `limit + 1` rows:
+/// the extra row only tells that another page follows.
+pub fn id_page<T: async_graphql::OutputType>(
+    mut rows: Vec<T>,
+    limit: u64,
+    id: impl Fn(&T) -> Uuid,
+) -> Connection<String, T, EmptyFields, EmptyFields> {
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let mut conn = Connection::new(false, has_next);
+    conn.edges.extend(
+        rows.into_iter()
+            .map(|r| Edge::new(encode_cursor(&id(&r).to_string()), r)),
+    );
+    conn
 }
 
 #[cfg(test)]

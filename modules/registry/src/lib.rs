@@ -23,7 +23,7 @@ pub use graphql::{
     HouseholdMutation, HouseholdQuery, ImportMutation, RegistryMutation, RegistryQuery,
 };
 pub use service::{
-    ExportSummary, Ledger, MinorFilter, MinorInput, RegistryService, SyntheticWriter,
+    ExportSummary, Ledger, MinorFacts, MinorFilter, MinorInput, RegistryService, SyntheticWriter,
     EXPORT_HEADERS,
 };
 

@@ -28,9 +28,11 @@ use crate::{check_matches, normalise_document, normalise_name, parse_resident_id
 mod export;
 mod history;
 mod household;
+mod screening;
 mod synthetic;
 pub use export::{ExportSummary, Ledger, EXPORT_HEADERS};
 pub use household::{GuardianPatch, HouseholdView};
+pub use screening::MinorFacts;
 pub use synthetic::SyntheticWriter;
 
 /// A guardian as entered.

@@ -1,0 +1,302 @@
+//! Screening: running a programme's eligibility plugin over the caller's
+//! difficulty ledger, so that help reaches children who never applied.
+//!
+//! The ledger is read in pages by id, each page one plugin call (one
+//! recorded call per batch, so that every decision can be explained from
+//! its record). A plugin sees only the facts an eligibility rule needs,
+//! and sensitive categories only when both the caller and the plugin's
+//! grant may see them.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+use serde_json::{json, Map, Value};
+use shouhu_audit::Actor;
+use shouhu_extensions::{Invocation, Invoked};
+use shouhu_kernel::{ApiError, ErrorCode, Principal};
+use shouhu_plugins::Kind;
+use shouhu_policies::Permission;
+use shouhu_registry::model::Category;
+use shouhu_registry::{MinorFacts, MinorFilter};
+use uuid::Uuid;
+
+use super::{find_programme, AssistanceService};
+use crate::entity::{enrolment, programme};
+use crate::model::EnrolmentStatus;
+
+/// Minors per plugin call: large enough that the per-call cost is small
+/// beside the evaluations, small enough to stay far inside a plugin's
+/// default input limit (1 MiB; a minor is about 150 bytes).
+pub const SCREENING_BATCH: usize = 500;
+
+/// Which part of the caller's difficulty ledger to screen.
+#[derive(Clone, Debug, Default)]
+pub struct ScreeningFilter {
+    /// Only under this org unit (within the caller's scope).
+    pub under: Option<Uuid>,
+    pub category: Option<Category>,
+}
+
+/// A child the plugin found eligible who has no open enrolment.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub minor_id: Uuid,
+    pub reasons: Vec<String>,
+    /// The plugin's proposed benefit, as it wrote it.
+    pub benefit: Option<Value>,
+    /// The call that decided it.
+    pub call_id: Uuid,
+}
+
+/// The outcome of a screening.
+#[derive(Clone, Debug)]
+pub struct Screening {
+    pub evaluated: u64,
+    pub eligible: u64,
+    /// Eligible children who have an open (proposed or approved) enrolment.
+    pub already_enrolled: u64,
+    /// The eligible children without one, in ledger (id) order, at most
+    /// the limit asked for.
+    pub candidates: Vec<Candidate>,
+    pub call_ids: Vec<Uuid>,
+    pub plugin_slug: Option<String>,
+    pub plugin_version: Option<String>,
+}
+
+/// One decision of an eligibility plugin.
+pub(crate) struct Decision {
+    pub eligible: bool,
+    pub reasons: Vec<String>,
+    pub benefit: Option<Value>,
+}
+
+impl AssistanceService {
+    /// Screens the caller's difficulty ledger (narrowed by `filter`) with a
+    /// programme's plugin. Needs `programme:read` and `minor:read`.
+    pub async fn screen(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        programme_id: Uuid,
+        filter: &ScreeningFilter,
+        limit: usize,
+    ) -> Result<Screening, ApiError> {
+        who.require(Permission::ProgrammeRead)?;
+        who.require(Permission::MinorRead)?;
+        let programme = {
+            let tx = self.db.read(who.tenant).await?;
+            find_programme(&tx, programme_id).await?
+        };
+        let plugin_id = plugin_of(&programme)?;
+        let show_sensitive = self
+            .extensions
+            .grant_permissions(who.tenant, plugin_id)
+            .await?
+            .contains(Permission::MinorSensitive);
+        let ledger = MinorFilter {
+            under: filter.under,
+            category: filter.category,
+            ..MinorFilter::default()
+        };
+        let mut out = Screening {
+            evaluated: 0,
+            eligible: 0,
+            already_enrolled: 0,
+            candidates: Vec::new(),
+            call_ids: Vec::new(),
+            plugin_slug: None,
+            plugin_version: None,
+        };
+        let mut after = None;
+        loop {
+            let (facts, last) = self
+                .registry
+                .difficulty_facts(
+                    who,
+                    &ledger,
+                    None,
+                    after,
+                    SCREENING_BATCH as u64,
+                    show_sensitive,
+                )
+                .await?;
+            if !facts.is_empty() {
+                let (invoked, decisions) = self
+                    .decide(who, actor, &programme, plugin_id, &facts, "screening")
+                    .await?;
+                out.evaluated += facts.len() as u64;
+                out.call_ids.push(invoked.call_id);
+                out.plugin_slug = Some(invoked.slug.clone());
+                out.plugin_version = Some(invoked.version.clone());
+                let eligible: Vec<Uuid> = facts
+                    .iter()
+                    .filter(|f| decisions.get(&f.id).is_some_and(|d| d.eligible))
+                    .map(|f| f.id)
+                    .collect();
+                out.eligible += eligible.len() as u64;
+                let open = self.open_enrolments(who, programme_id, &eligible).await?;
+                for id in eligible {
+                    if open.contains(&id) {
+                        out.already_enrolled += 1;
+                    } else if out.candidates.len() < limit {
+                        let decision = &decisions[&id];
+                        out.candidates.push(Candidate {
+                            minor_id: id,
+                            reasons: decision.reasons.clone(),
+                            benefit: decision.benefit.clone(),
+                            call_id: invoked.call_id,
+                        });
+                    }
+                }
+            }
+            match last {
+                Some(last) => after = Some(last),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// One plugin call deciding on `facts`; every minor must get a
+    /// decision, or the plugin's answer is PLUGIN_BAD_OUTPUT.
+    pub(crate) async fn decide(
+        &self,
+        who: &Principal,
+        actor: &Actor,
+        programme: &programme::Model,
+        plugin_id: Uuid,
+        facts: &[MinorFacts],
+        purpose: &'static str,
+    ) -> Result<(Invoked, HashMap<Uuid, Decision>), ApiError> {
+        let mut input = Map::new();
+        input.insert("asOf".into(), json!(self.today().to_string()));
+        input.insert("programme".into(), programme_input(programme));
+        input.insert(
+            "minors".into(),
+            Value::Array(facts.iter().map(minor_input).collect()),
+        );
+        let ids: Vec<String> = facts.iter().map(|f| f.id.to_string()).collect();
+        let mut variables = Map::new();
+        variables.insert("programmeId".into(), json!(programme.id.to_string()));
+        variables.insert("minorIds".into(), json!(ids));
+        variables.insert("asOf".into(), json!(self.today().to_string()));
+        let invoked = self
+            .extensions
+            .invoke(
+                who,
+                actor,
+                Invocation {
+                    kind: Kind::AssistanceEligibility,
+                    plugin_id: Some(plugin_id),
+                    input,
+                    variables,
+                    purpose,
+                },
+            )
+            .await?;
+        let decisions = read_decisions(&invoked.output, facts)?;
+        Ok((invoked, decisions))
+    }
+
+    /// Which of `minors` have an open enrolment in the programme.
+    async fn open_enrolments(
+        &self,
+        who: &Principal,
+        programme_id: Uuid,
+        minors: &[Uuid],
+    ) -> Result<HashSet<Uuid>, ApiError> {
+        if minors.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let tx = self.db.read(who.tenant).await?;
+        let found: Vec<Uuid> = tx
+            .select::<enrolment::Entity>()
+            .filter(enrolment::Column::ProgrammeId.eq(programme_id))
+            .filter(enrolment::Column::MinorId.is_in(minors.iter().copied()))
+            .filter(enrolment::Column::Status.is_in([
+                EnrolmentStatus::Proposed.code(),
+                EnrolmentStatus::Approved.code(),
+            ]))
+            .select_only()
+            .column(enrolment::Column::MinorId)
+            .into_tuple()
+            .all(tx.conn())
+            .await?;
+        Ok(found.into_iter().collect())
+    }
+}
+
+/// The programme's eligibility plugin, or BAD_USER_INPUT saying it has none.
+pub(crate) fn plugin_of(programme: &programme::Model) -> Result<Uuid, ApiError> {
+    programme.plugin_id.ok_or_else(|| {
+        ApiError::bad_input(
+            "programmeId",
+            "the programme has no eligibility plugin: set one with updateProgramme",
+        )
+    })
+}
+
+fn programme_input(p: &programme::Model) -> Value {
+    let benefit = match (p.amount_cents, &p.period, &p.in_kind) {
+        (Some(amount), Some(period), _) => json!({ "amountCents": amount, "period": period }),
+        (_, _, Some(text)) => json!({ "inKind": text }),
+        _ => json!({}),
+    };
+    json!({
+        "id": p.id.to_string(),
+        "name": p.name,
+        "category": p.category,
+        "benefit": benefit,
+    })
+}
+
+fn minor_input(f: &MinorFacts) -> Value {
+    json!({
+        "id": f.id.to_string(),
+        "age": f.age,
+        "sex": f.sex,
+        "categories": f.categories,
+        "economicStatus": f.economic_status,
+        "disabilityGrade": f.disability_grade,
+    })
+}
+
+/// The plugin's decisions by minor. The output schema has been checked;
+/// what is left is that each minor asked about has its decision. A
+/// decision about a minor not asked about is ignored.
+fn read_decisions(
+    output: &Value,
+    facts: &[MinorFacts],
+) -> Result<HashMap<Uuid, Decision>, ApiError> {
+    let asked: HashSet<Uuid> = facts.iter().map(|f| f.id).collect();
+    let mut out = HashMap::with_capacity(facts.len());
+    for d in output["decisions"].as_array().into_iter().flatten() {
+        let Some(id) = d["minorId"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
+            continue;
+        };
+        if !asked.contains(&id) {
+            continue;
+        }
+        out.insert(
+            id,
+            Decision {
+                eligible: d["eligible"].as_bool().unwrap_or(false),
+                reasons: d["reasons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+                benefit: d.get("benefit").filter(|b| !b.is_null()).cloned(),
+            },
+        );
+    }
+    let missing = asked.len() - out.len();
+    if missing > 0 {
+        return Err(ApiError::new(
+            ErrorCode::PluginBadOutput,
+            format!("the plugin gave no decision for {missing} of the minors it was asked about"),
+        ));
+    }
+    Ok(out)
+}
