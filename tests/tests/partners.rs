@@ -280,8 +280,6 @@ async fn the_pool_is_vetted_scoped_and_checked() {
 }
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/matcher.wat");
-const UPLOAD: &str = "mutation($module: Upload!, $manifest: Upload!) { \
-    uploadPlugin(module: $module, manifest: $manifest) { id } }";
 
 /// Uploads and activates the test matcher as the district admin.
 async fn install_matcher(s: &TestServer) {
@@ -289,60 +287,7 @@ async fn install_matcher(s: &TestServer) {
     let module = wat::parse_file(FIXTURE).expect("the matcher fixture");
     let manifest = "id = \"in-order\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\n\
                     abi = 1\n\n[limits]\nfuel = 10000000\nmemory_mib = 8\ntimeout_ms = 500\n";
-    let a = upload_two(s, &admin, &module, manifest).await;
-    let version = a.data()["uploadPlugin"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("upload: {}", a.body))
-        .to_owned();
-    let a = s
-        .gql(
-            Some(&admin),
-            "mutation($v: ID!) { activatePluginVersion(versionId: $v) { id } }",
-            json!({ "v": version }),
-        )
-        .await;
-    assert_eq!(a.code(), "OK", "activate: {}", a.body);
-}
-
-/// The GraphQL multipart request with two files, `module` and `manifest`.
-async fn upload_two(s: &TestServer, token: &str, module: &[u8], manifest: &str) -> Answer {
-    let boundary = "shouhu-partners-boundary";
-    let operations = json!({ "query": UPLOAD, "variables": { "module": null, "manifest": null } });
-    let map = json!({ "0": ["variables.module"], "1": ["variables.manifest"] });
-    let mut body = Vec::new();
-    for (name, value) in [("operations", operations), ("map", map)] {
-        let part = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        );
-        body.extend_from_slice(part.as_bytes());
-    }
-    for (name, file, content) in [
-        ("0", "m.wasm", module),
-        ("1", "m.toml", manifest.as_bytes()),
-    ] {
-        let head = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-             filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        );
-        body.extend_from_slice(head.as_bytes());
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let resp = reqwest::Client::new()
-        .post(format!("{}/graphql", s.base))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-    Answer { status, body }
+    s.install_plugin(&admin, &module, manifest).await;
 }
 
 fn ranked(a: &Answer) -> Vec<String> {
@@ -551,6 +496,138 @@ async fn a_child_is_matched_and_placed_with_a_family() {
             a.field().as_deref(),
             Some("caseId"),
             "{kind}: already placed"
+        );
+    }
+}
+
+/// A child's case in 长桥街道's first community and three approved families:
+/// one in the same community who covers the need, one in another street,
+/// one in the same community who covers nothing. Returns the case and the
+/// families by name.
+async fn case_and_families(s: &TestServer, seq: u32) -> (String, Vec<(String, String)>) {
+    let centre = s.login("wuzhong", "centre").await;
+    let community = s.unit_id("wuzhong", "320506001001").await;
+    let elsewhere = s.unit_id("wuzhong", "320506003001").await;
+    let a = s
+        .gql(
+            Some(&centre),
+            "mutation($i: MinorInputObject!) { createMinor(input: $i) { id } }",
+            json!({ "i": { "name": "陈小禾", "sex": "FEMALE", "birthDate": "2018-06-01",
+                           "documentNumber": shouhu_e2e::resident_id("2018-06-01", seq),
+                           "orgUnitId": community } }),
+        )
+        .await;
+    let minor = a.data()["createMinor"]["id"]
+        .as_str()
+        .expect("minor")
+        .to_owned();
+    let a = s
+        .gql(
+            Some(&centre),
+            "mutation($m: ID!) { openCase(minorId: $m, reason: \"事实无人抚养\") { id } }",
+            json!({ "m": minor }),
+        )
+        .await;
+    let case = a.data()["openCase"]["id"]
+        .as_str()
+        .expect("case")
+        .to_owned();
+    let mut families = Vec::new();
+    for (name, unit, skills) in [
+        ("近邻家", &community, json!(["tutoring"])),
+        ("远方家", &elsewhere, json!(["tutoring"])),
+        ("同社区家", &community, json!([])),
+    ] {
+        let mut input = family(name, unit);
+        input["skills"] = skills;
+        let id = created(s, &centre, input).await;
+        approve(s, &centre, &id).await;
+        families.push((name.to_owned(), id));
+    }
+    (case, families)
+}
+
+/// Until a district installs a matcher, the platform's default one ranks;
+/// the AssemblyScript example, installed and activated, takes over, and a
+/// rollback returns to its earlier version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_matcher_ranks_until_the_district_installs_its_own() {
+    for s in TestServer::all().await {
+        let kind = s.kind();
+        let (case, families) = case_and_families(&s, 402).await;
+        let centre = s.login("wuzhong", "centre").await;
+        let vars = json!({ "c": case, "n": ["tutoring"], "l": ["zh-wuu"] });
+        let a = s.gql(Some(&centre), MATCH, vars.clone()).await;
+        let result = a.data()["matchFamilies"].clone();
+        assert_eq!(result["plugin"]["slug"], "default-matcher", "{kind}");
+        let ranking = result["ranking"].as_array().expect("ranking").clone();
+        assert_eq!(ranking.len(), 3, "{kind}: {result}");
+        // The family nearby who covers the need comes first, and says why.
+        assert_eq!(ranking[0]["family"]["id"], families[0].1.as_str(), "{kind}");
+        let why = ranking[0]["explanation"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("same community") && why.contains("tutoring"),
+            "{why}"
+        );
+        assert!(ranking[0]["score"].as_f64() > ranking[2]["score"].as_f64());
+
+        // The district installs the AssemblyScript example.
+        let Some((module, manifest)) =
+            shouhu_e2e::example_plugin("as-matcher.wasm", "as-matcher/manifest.toml")
+        else {
+            continue;
+        };
+        let admin = s.login("wuzhong", "admin").await;
+        let (plugin, v1) = s.install_plugin(&admin, &module, &manifest).await;
+        let a = s.gql(Some(&centre), MATCH, vars.clone()).await;
+        let result = a.data()["matchFamilies"].clone();
+        assert_eq!(result["plugin"]["slug"], "near-first", "{kind}");
+        assert_eq!(result["plugin"]["version"], "1.0.0");
+        assert_eq!(
+            result["ranking"][0]["family"]["id"],
+            families[0].1.as_str(),
+            "{kind}"
+        );
+
+        // Version 1.1.0, then a rollback to 1.0.0.
+        let v2_manifest = manifest.replace("version = \"1.0.0\"", "version = \"1.1.0\"");
+        let (_, v2) = s.install_plugin(&admin, &module, &v2_manifest).await;
+        let a = s.gql(Some(&centre), MATCH, vars.clone()).await;
+        assert_eq!(
+            a.data()["matchFamilies"]["plugin"]["version"],
+            "1.1.0",
+            "{kind}"
+        );
+        let a = s
+            .gql(
+                Some(&admin),
+                "mutation($p: ID!) { rollbackPlugin(pluginId: $p) { activeVersionId } }",
+                json!({ "p": plugin }),
+            )
+            .await;
+        assert_eq!(a.data()["rollbackPlugin"]["activeVersionId"], v1.as_str());
+        assert_ne!(v1, v2);
+        let a = s.gql(Some(&centre), MATCH, vars.clone()).await;
+        assert_eq!(
+            a.data()["matchFamilies"]["plugin"]["version"],
+            "1.0.0",
+            "{kind}"
+        );
+
+        // Disabled, the district's matcher gives way to the default again.
+        let a = s
+            .gql(
+                Some(&admin),
+                "mutation($p: ID!) { disablePlugin(pluginId: $p) { disabled } }",
+                json!({ "p": plugin }),
+            )
+            .await;
+        assert_eq!(a.data()["disablePlugin"]["disabled"], true);
+        let a = s.gql(Some(&centre), MATCH, vars).await;
+        assert_eq!(
+            a.data()["matchFamilies"]["plugin"]["slug"],
+            "default-matcher",
+            "{kind}"
         );
     }
 }

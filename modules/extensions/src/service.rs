@@ -473,6 +473,8 @@ impl ExtensionService {
             .await?;
         let view = view_of(&tx, row).await?;
         tx.commit().await?;
+        // This process follows at once; the others within `poll`.
+        self.forget(who.tenant);
         Ok(view)
     }
 
@@ -514,6 +516,8 @@ impl ExtensionService {
             .await?;
         let view = view_of(&tx, row).await?;
         tx.commit().await?;
+        // This process follows at once; the others within `poll`.
+        self.forget(who.tenant);
         Ok(view)
     }
 
@@ -539,6 +543,8 @@ impl ExtensionService {
             .await?;
         let view = view_of(&tx, row).await?;
         tx.commit().await?;
+        // This process follows at once; the others within `poll`.
+        self.forget(who.tenant);
         Ok(view)
     }
 
