@@ -123,6 +123,8 @@ pub struct Enrolment {
     pub proposed_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    #[graphql(skip)]
+    pub raw_id: Uuid,
 }
 
 impl From<enrolment::Model> for Enrolment {
@@ -130,6 +132,7 @@ impl From<enrolment::Model> for Enrolment {
         let status = EnrolmentStatus::parse(&r.status);
         Enrolment {
             id: id(r.id),
+            raw_id: r.id,
             programme_id: id(r.programme_id),
             minor_id: id(r.minor_id),
             status,
@@ -293,7 +296,7 @@ impl AssistanceQuery {
         Ok(id_page(
             rows.into_iter().map(Enrolment::from).collect(),
             limit,
-            |e| Uuid::parse_str(&e.id).unwrap_or_default(),
+            |e| e.raw_id,
         ))
     }
 
