@@ -335,20 +335,25 @@ async fn category_lists_and_awkward_text_import_and_reimport_unchanged() {
                 "钱小芳,{two},长桥第一社区,\"1号楼\\2单元\t东\",\
                  孤儿、事实无人抚养,2023-04-24、2024-07-15,民政排查、学校报告"
             ),
-            format!(
-                "孙小明,{mismatched},长桥第一社区,,孤儿、事实无人抚养,2023-04-24,甲、乙、丙"
-            ),
+            format!("孙小明,{mismatched},长桥第一社区,,孤儿、事实无人抚养,2023-04-24,甲、乙、丙"),
         ];
         let csv = lines.join("\n").into_bytes();
         let r = import(&s, &centre, "两类.csv", &csv, json!({})).await;
         assert_eq!(r["committed"], false, "{}: {r}", s.kind());
         assert_eq!(r["errors"][0]["line"], 3, "{r}");
         assert_eq!(r["errors"][0]["header"], "认定来源", "{r}");
-        assert_eq!(r["errors"][0]["code"], "category_source.count_mismatch", "{r}");
+        assert_eq!(
+            r["errors"][0]["code"], "category_source.count_mismatch",
+            "{r}"
+        );
 
         let csv = lines[..2].join("\n").into_bytes();
         let r = import(&s, &centre, "两类.csv", &csv, json!({})).await;
-        assert_eq!((r["committed"].as_bool(), r["created"].as_i64()), (Some(true), Some(1)), "{r}");
+        assert_eq!(
+            (r["committed"].as_bool(), r["created"].as_i64()),
+            (Some(true), Some(1)),
+            "{r}"
+        );
         let found = s
             .gql(
                 Some(&centre),
@@ -361,9 +366,10 @@ async fn category_lists_and_awkward_text_import_and_reimport_unchanged() {
         assert_eq!(node["address"], "1号楼\\2单元\t东", "{}", found.body);
         assert_eq!(
             node["categories"],
+            // Listed by code; each kept the date and source of its place in the row.
             json!([
-                { "category": "ORPHAN", "since": "2023-04-24", "source": "民政排查" },
                 { "category": "DE_FACTO_UNSUPPORTED", "since": "2024-07-15", "source": "学校报告" },
+                { "category": "ORPHAN", "since": "2023-04-24", "source": "民政排查" },
             ]),
             "{}: {}",
             s.kind(),
@@ -371,7 +377,11 @@ async fn category_lists_and_awkward_text_import_and_reimport_unchanged() {
         );
         let r = import(&s, &centre, "两类.csv", &csv, json!({})).await;
         assert_eq!(
-            (r["created"].as_i64(), r["updated"].as_i64(), r["unchanged"].as_i64()),
+            (
+                r["created"].as_i64(),
+                r["updated"].as_i64(),
+                r["unchanged"].as_i64()
+            ),
             (Some(0), Some(0), Some(1)),
             "{r}"
         );

@@ -694,7 +694,8 @@ impl Checker {
                     let date = parse_date_or_serial(part).map_err(|e| {
                         let mut problem = Problem::checks("category_since", e);
                         if parts.len() > 1 {
-                            problem.message = format!("date {} of {}: {}", i + 1, parts.len(), problem.message);
+                            problem.message =
+                                format!("date {} of {}: {}", i + 1, parts.len(), problem.message);
                         }
                         problem
                     })?;
@@ -2085,7 +2086,11 @@ mod tests {
             assert!(cats.iter().all(|c| c.2 == "街道排查"));
         }
         // One date, as a date cell or text, still applies to every category.
-        for since in [Cell::Date(day(2024, 1, 1)), t("2024-01-01"), Cell::Number(45292.0)] {
+        for since in [
+            Cell::Date(day(2024, 1, 1)),
+            t("2024-01-01"),
+            Cell::Number(45292.0),
+        ] {
             let mut ch = with_source();
             let c = ch
                 .check(&category_row("孤儿、事实无人抚养", since, ""))
@@ -2100,7 +2105,11 @@ mod tests {
             .expect("twice");
         assert_eq!(
             c.categories.expect("categories"),
-            vec![(Category::Orphan, day(2023, 1, 1), DEFAULT_CATEGORY_SOURCE.to_owned())]
+            vec![(
+                Category::Orphan,
+                day(2023, 1, 1),
+                DEFAULT_CATEGORY_SOURCE.to_owned()
+            )]
         );
         // One category reads its whole source, separators and all.
         let c = with_source()
@@ -2112,30 +2121,50 @@ mod tests {
     #[test]
     fn category_lists_that_do_not_match_name_their_column() {
         let err = with_source()
-            .check(&category_row("孤儿、事实无人抚养、受侵害", t("2023-01-01、2024-01-01"), ""))
+            .check(&category_row(
+                "孤儿、事实无人抚养、受侵害",
+                t("2023-01-01、2024-01-01"),
+                "",
+            ))
             .expect_err("two dates, three categories");
         assert_eq!(err.code, "category_since.count_mismatch");
         assert_eq!(err.column.as_deref(), Some("G"));
         assert_eq!(err.header.as_deref(), Some("困境认定日期"));
-        assert!(err.message.contains("困境认定日期 lists 2 dates for 3"), "{}", err.message);
+        assert!(
+            err.message.contains("困境认定日期 lists 2 dates for 3"),
+            "{}",
+            err.message
+        );
         assert!(!err.message.contains("2023"), "{}", err.message);
         let err = with_source()
             .check(&category_row("孤儿", t("2023-01-01、2024-01-01"), ""))
             .expect_err("two dates, one category");
         assert_eq!(err.code, "category_since.count_mismatch");
         let err = with_source()
-            .check(&category_row("孤儿、事实无人抚养", t("2023-01-01"), "甲、乙、丙"))
+            .check(&category_row(
+                "孤儿、事实无人抚养",
+                t("2023-01-01"),
+                "甲、乙、丙",
+            ))
             .expect_err("three sources, two categories");
         assert_eq!(err.code, "category_source.count_mismatch");
         assert_eq!(err.column.as_deref(), Some("J"));
         assert_eq!(err.header.as_deref(), Some("认定来源"));
         let err = with_source()
-            .check(&category_row("孤儿、事实无人抚养", t("2023-01-01、2024-13-01"), ""))
+            .check(&category_row(
+                "孤儿、事实无人抚养",
+                t("2023-01-01、2024-13-01"),
+                "",
+            ))
             .expect_err("a bad second date");
         assert!(err.code.starts_with("category_since."), "{}", err.code);
         assert!(err.message.starts_with("date 2 of 2"), "{}", err.message);
         let err = with_source()
-            .check(&category_row("孤儿、事实无人抚养", t("2023-01-01、2099-01-01"), ""))
+            .check(&category_row(
+                "孤儿、事实无人抚养",
+                t("2023-01-01、2099-01-01"),
+                "",
+            ))
             .expect_err("a future date");
         assert_eq!(err.code, "category_since.future");
         let err = with_source()

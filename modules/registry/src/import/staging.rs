@@ -75,7 +75,8 @@ const COPY_CATEGORIES: &str = "COPY pg_temp.import_categories FROM STDIN";
 /// version 1, with no household, no follow-up and no HIV status, as `Writer::create` makes
 /// it on SQLite. Its history entry's `before` is JSON `null`.
 const MOVE: &[(&str, usize)] = &[
-    ("INSERT INTO minors (tenant_id, id, household_id, name, doc_type, doc_number, \
+    (
+        "INSERT INTO minors (tenant_id, id, household_id, name, doc_type, doc_number, \
      needs_follow_up, sex, birth_date, ethnicity, hukou_place, org_unit_id, address, phone, \
      school, grade, health, disability_grade, hiv_status, economic_status, status, version, \
      created_at_ms, updated_at_ms) \
