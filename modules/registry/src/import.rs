@@ -13,7 +13,9 @@
 //!    writer through a channel of two batches, so memory does not grow with the file.
 //! 3. The writer looks up, per batch and in one query, which documents are already registered
 //!    in the district. A new document becomes a new minor (with its guardian, categories and a
-//!    `created` history entry), written with multi-row `INSERT`s; a known one updates that
+//!    `created` history entry), written with multi-row `INSERT`s on SQLite and on PostgreSQL
+//!    by `COPY` into staging tables and `INSERT … SELECT` (see [`staging`], whose rows the
+//!    reading thread prepares); a known one updates that
 //!    minor field by field, with one history entry per changed field, exactly like an update
 //!    through the API, and nothing at all when nothing changed.
 //!
