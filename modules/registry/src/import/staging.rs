@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn every_move_binds_what_it_uses() {
-        for (i, (sql, params)) in MOVE.iter().enumerate() {
+        for (sql, params) in MOVE {
             for n in 1..=5 {
                 assert_eq!(sql.contains(&format!("${n}::")), n <= *params, "{sql}");
             }
