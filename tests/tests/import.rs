@@ -1,7 +1,8 @@
 //! Importing minors over HTTP (the GraphQL multipart upload `importMinors`), on SQLite and
 //! PostgreSQL: an XLSX with Chinese headers whose bad rows are named and roll everything back,
 //! fixed and re-imported without duplicates, re-imported again without changes, an update
-//! kept in the history; GBK CSV with skip-invalid; who may import and where; the upload cap.
+//! kept in the history; GBK CSV with skip-invalid; a date and a source per category; who may
+//! import and where; the upload cap.
 //!
 //! Every file is made here, in memory, so that what a test imports is visible beside what
 //! it asserts.
@@ -317,6 +318,73 @@ async fn gbk_csv_skip_invalid_and_column_mapping() {
             .await;
         assert_eq!(a.code(), "BAD_USER_INPUT", "{}", a.body);
         assert!(a.body.to_string().contains("姓名"), "{}", a.body);
+    }
+}
+
+/// Two categories with a date and a source each, as `demo generate --csv` writes them; a
+/// backslash and a tab in the address, which PostgreSQL's `COPY` text must carry unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_lists_and_awkward_text_import_and_reimport_unchanged() {
+    for s in TestServer::all().await {
+        let centre = s.login("wuzhong", "centre").await;
+        let two = resident_id("2014-02-03", 51);
+        let mismatched = resident_id("2013-03-03", 52);
+        let lines = [
+            "姓名,公民身份号码,所在社区,现住址,困境类型,困境认定日期,认定来源".to_owned(),
+            format!(
+                "钱小芳,{two},长桥第一社区,\"1号楼\\2单元\t东\",\
+                 孤儿、事实无人抚养,2023-04-24、2024-07-15,民政排查、学校报告"
+            ),
+            format!("孙小明,{mismatched},长桥第一社区,,孤儿、事实无人抚养,2023-04-24,甲、乙、丙"),
+        ];
+        let csv = lines.join("\n").into_bytes();
+        let r = import(&s, &centre, "两类.csv", &csv, json!({})).await;
+        assert_eq!(r["committed"], false, "{}: {r}", s.kind());
+        assert_eq!(r["errors"][0]["line"], 3, "{r}");
+        assert_eq!(r["errors"][0]["header"], "认定来源", "{r}");
+        assert_eq!(
+            r["errors"][0]["code"], "category_source.count_mismatch",
+            "{r}"
+        );
+
+        let csv = lines[..2].join("\n").into_bytes();
+        let r = import(&s, &centre, "两类.csv", &csv, json!({})).await;
+        assert_eq!(
+            (r["committed"].as_bool(), r["created"].as_i64()),
+            (Some(true), Some(1)),
+            "{r}"
+        );
+        let found = s
+            .gql(
+                Some(&centre),
+                "query($n: String) { minors(filter: { documentNumber: $n }, first: 2) { \
+                 edges { node { address categories { category since source } } } } }",
+                json!({ "n": two }),
+            )
+            .await;
+        let node = &found.data()["minors"]["edges"][0]["node"];
+        assert_eq!(node["address"], "1号楼\\2单元\t东", "{}", found.body);
+        assert_eq!(
+            node["categories"],
+            // Listed by code; each kept the date and source of its place in the row.
+            json!([
+                { "category": "DE_FACTO_UNSUPPORTED", "since": "2024-07-15", "source": "学校报告" },
+                { "category": "ORPHAN", "since": "2023-04-24", "source": "民政排查" },
+            ]),
+            "{}: {}",
+            s.kind(),
+            found.body
+        );
+        let r = import(&s, &centre, "两类.csv", &csv, json!({})).await;
+        assert_eq!(
+            (
+                r["created"].as_i64(),
+                r["updated"].as_i64(),
+                r["unchanged"].as_i64()
+            ),
+            (Some(0), Some(0), Some(1)),
+            "{r}"
+        );
     }
 }
 

@@ -405,6 +405,36 @@ impl ScopedTx {
         }
     }
 
+    /// PostgreSQL only: runs `statement`, a `COPY … FROM STDIN`, on this
+    /// transaction's connection and sends `data` as its rows, in the format
+    /// the statement names; returns the rows PostgreSQL took.
+    ///
+    /// PostgreSQL refuses `COPY FROM` into a table with row-level security,
+    /// so a bulk load copies into a temporary table of this transaction and
+    /// moves the rows on with `INSERT … SELECT`, where the policy still
+    /// checks every row. A temporary table belongs to the session, which is
+    /// why this goes through the transaction's own connection. On SQLite it
+    /// is an internal error: callers keep their multi-row `INSERT`s there.
+    pub async fn copy_in(&self, statement: &str, data: &[u8]) -> Result<u64, ApiError> {
+        let ScopedConn::Postgres(tx) = &self.tx else {
+            return Err(ApiError::internal("COPY is available on PostgreSQL only"));
+        };
+        if self.read_only {
+            return Err(ApiError::internal("COPY in a read-only transaction"));
+        }
+        let mut tx = tx.lock().await;
+        let mut copy = tx
+            .copy_in_raw(statement)
+            .await
+            .map_err(sqlx_error_to_exec_err)?;
+        if let Err(e) = copy.send(data).await {
+            // Ending the COPY explicitly keeps the connection usable for the rollback.
+            let _ = copy.abort("the client could not send the rows").await;
+            return Err(sqlx_error_to_exec_err(e).into());
+        }
+        Ok(copy.finish().await.map_err(sqlx_error_to_exec_err)?)
+    }
+
     /// The transaction, to execute the scoped statements built above and
     /// platform-table statements.
     pub fn conn(&self) -> &ScopedConn {

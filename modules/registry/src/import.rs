@@ -13,7 +13,9 @@
 //!    writer through a channel of two batches, so memory does not grow with the file.
 //! 3. The writer looks up, per batch and in one query, which documents are already registered
 //!    in the district. A new document becomes a new minor (with its guardian, categories and a
-//!    `created` history entry), written with multi-row `INSERT`s; a known one updates that
+//!    `created` history entry), written with multi-row `INSERT`s on SQLite and on PostgreSQL
+//!    by `COPY` into staging tables and `INSERT … SELECT` (see [`staging`], whose rows the
+//!    reading thread prepares); a known one updates that
 //!    minor field by field, with one history entry per changed field, exactly like an update
 //!    through the API, and nothing at all when nothing changed.
 //!
@@ -54,6 +56,9 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::entity::{guardian, minor, minor_category, minor_history};
+use staging::{Staged, StagedChunk};
+
+mod staging;
 use crate::error::ImportError;
 use crate::idnumber::{IdError, IdRule};
 use crate::model::{
@@ -246,6 +251,26 @@ struct Candidate {
     /// `None` when the row says nothing about categories.
     categories: Option<CategoryRows>,
     guardian: Option<GuardianRow>,
+    /// On PostgreSQL, the rows that register this candidate as a new minor, made on the
+    /// reading thread; unused when the document turns out to be registered.
+    staged: Option<Staged>,
+}
+
+impl Candidate {
+    /// The economic status a new minor gets: the row's, or none.
+    fn new_economic_status(&self) -> &'static str {
+        self.economic_status.unwrap_or(EconomicStatus::None).code()
+    }
+
+    /// The status a new minor gets: the row's, or active.
+    fn new_status(&self) -> &'static str {
+        self.status.unwrap_or(MinorStatus::Active).code()
+    }
+}
+
+/// What the `created` history entry of a new minor records.
+fn created_history(org_unit: Uuid) -> Value {
+    json!({ "orgUnitId": org_unit })
 }
 
 /// Free-text fields: import field, history key, longest length.
@@ -315,6 +340,8 @@ struct Checker {
     scope: Option<String>,
     today: NaiveDate,
     seen: HashMap<DocKey, u64>,
+    /// Whether valid rows are also written out as staging rows (PostgreSQL).
+    stage: bool,
 }
 
 /// What the reading thread hands to the writer.
@@ -387,6 +414,10 @@ impl Checker {
             ));
         }
         self.seen.insert(key, row.line);
+        let mut candidate = candidate;
+        if self.stage {
+            candidate.staged = Some(Staged::of(&candidate));
+        }
         Ok(candidate)
     }
 
@@ -465,6 +496,7 @@ impl Checker {
             status,
             categories,
             guardian,
+            staged: None,
         })
     }
 
@@ -587,65 +619,136 @@ impl Checker {
         Ok(unit.id)
     }
 
+    /// The categories of a row, each with its date and source. 困境认定日期 and 认定来源 hold
+    /// either one value for all of the row's categories or one per category, in the order
+    /// of 困境类型, as `demo generate --csv` and the export write them.
     fn categories(&self, row: &Row) -> Result<Option<CategoryRows>, Problem> {
         let Some(raw) = self.text(row, "categories") else {
             return Ok(None);
         };
-        let mut found: Vec<Category> = Vec::new();
+        let mut listed: Vec<Category> = Vec::new();
         for part in raw
             .split(['、', ',', '，', ';', '；', '/', '|', '\n'])
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
-            let category = parse_category(part).ok_or_else(|| {
+            listed.push(parse_category(part).ok_or_else(|| {
                 Problem::on(
                     "categories",
                     "unknown",
                     "not one of the nine difficulty categories (孤儿, 事实无人抚养未成年人…); \
                      separate several with 、",
                 )
-            })?;
-            if !found.contains(&category) {
-                found.push(category);
-            }
+            })?);
         }
-        if found.is_empty() {
+        if listed.is_empty() {
             return Ok(None);
         }
-        let since = match self.cell(row, "category_since") {
-            Some(cell) => cell_date(cell).map_err(|e| Problem::checks("category_since", e))?,
-            None => {
-                return Err(Problem::on(
-                    "category_since",
-                    "required",
-                    "a difficulty category needs the date it was found (困境认定日期)",
-                ))
+        let dates = self.category_dates(row, listed.len())?;
+        let sources = self.category_sources(row, listed.len())?;
+        let mut found: CategoryRows = Vec::with_capacity(listed.len());
+        for (i, category) in listed.into_iter().enumerate() {
+            // A category named twice keeps the date and source of its first mention.
+            if found.iter().any(|(c, _, _)| *c == category) {
+                continue;
             }
+            let since = dates[i.min(dates.len() - 1)];
+            let source = sources[i.min(sources.len() - 1)].clone();
+            found.push((category, since, source));
+        }
+        found.sort_by_key(|(c, _, _)| *c);
+        Ok(Some(found))
+    }
+
+    /// The dates of 困境认定日期: one, or `count` (one per listed category).
+    fn category_dates(&self, row: &Row, count: usize) -> Result<Vec<NaiveDate>, Problem> {
+        let Some(cell) = self.cell(row, "category_since") else {
+            return Err(Problem::on(
+                "category_since",
+                "required",
+                "a difficulty category needs the date it was found (困境认定日期)",
+            ));
         };
-        if since > self.today {
+        let dates = match cell {
+            Cell::Text(text) => {
+                let parts = list_parts(text);
+                if parts.is_empty() {
+                    return Err(Problem::on(
+                        "category_since",
+                        "required",
+                        "a difficulty category needs the date it was found (困境认定日期)",
+                    ));
+                }
+                if parts.len() > 1 && parts.len() != count {
+                    return Err(Problem::on(
+                        "category_since",
+                        "count_mismatch",
+                        format!(
+                            "困境认定日期 lists {} dates for {count} difficulty categories in \
+                             困境类型; give one date for all of them, or one for each category \
+                             in the same order",
+                            parts.len()
+                        ),
+                    ));
+                }
+                let mut dates = Vec::with_capacity(parts.len());
+                for (i, part) in parts.iter().enumerate() {
+                    let date = parse_date_or_serial(part).map_err(|e| {
+                        let mut problem = Problem::checks("category_since", e);
+                        if parts.len() > 1 {
+                            problem.message =
+                                format!("date {} of {}: {}", i + 1, parts.len(), problem.message);
+                        }
+                        problem
+                    })?;
+                    dates.push(date);
+                }
+                dates
+            }
+            other => vec![cell_date(other).map_err(|e| Problem::checks("category_since", e))?],
+        };
+        if dates.iter().any(|d| *d > self.today) {
             return Err(Problem::on(
                 "category_since",
                 "future",
                 "the date lies in the future",
             ));
         }
-        let source = self
-            .text(row, "category_source")
-            .unwrap_or_else(|| DEFAULT_CATEGORY_SOURCE.to_owned());
-        if source.chars().count() > 200 {
+        Ok(dates)
+    }
+
+    /// The sources of 认定来源: one, or `count` (one per listed category). A row with one
+    /// category reads the whole cell as its source, separators and all, as before lists were
+    /// read; the default when the file gives none.
+    fn category_sources(&self, row: &Row, count: usize) -> Result<Vec<String>, Problem> {
+        let Some(text) = self.text(row, "category_source") else {
+            return Ok(vec![DEFAULT_CATEGORY_SOURCE.to_owned()]);
+        };
+        let parts = list_parts(&text);
+        let sources: Vec<String> = if count == 1 || parts.len() <= 1 {
+            vec![text]
+        } else if parts.len() == count {
+            parts.into_iter().map(str::to_owned).collect()
+        } else {
+            return Err(Problem::on(
+                "category_source",
+                "count_mismatch",
+                format!(
+                    "认定来源 lists {} sources for {count} difficulty categories in 困境类型; \
+                     give one source for all of them, or one for each category in the same \
+                     order",
+                    parts.len()
+                ),
+            ));
+        };
+        if sources.iter().any(|s| s.chars().count() > 200) {
             return Err(Problem::on(
                 "category_source",
                 "too_long",
                 "at most 200 characters",
             ));
         }
-        found.sort();
-        Ok(Some(
-            found
-                .into_iter()
-                .map(|c| (c, since, source.clone()))
-                .collect(),
-        ))
+        Ok(sources)
     }
 
     fn guardian(&self, row: &Row) -> Result<Option<GuardianRow>, Problem> {
@@ -706,6 +809,15 @@ impl Checker {
             situation,
         }))
     }
+}
+
+/// The non-empty, trimmed parts of a cell that lists one value per category (dates, sources).
+/// `/` does not separate here, since dates are written with it.
+fn list_parts(text: &str) -> Vec<&str> {
+    text.split(['、', ',', '，', ';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// A date cell: a date, an Excel serial stored as a number, or text (which may be a serial).
@@ -858,6 +970,23 @@ struct Writer<'a> {
     /// Whether rows are still written (false in all-or-nothing after an invalid row).
     writing: bool,
     mode: ImportMode,
+    /// New minors waiting to be copied in (PostgreSQL).
+    staged: StagedChunk,
+    /// Where the writer's time went, for the debug log.
+    phases: Phases,
+}
+
+/// Milliseconds the writer spent in each phase of an import.
+#[derive(Debug, Default)]
+struct Phases {
+    /// Waiting for the reading thread.
+    wait_ms: u128,
+    /// Looking up the batches' documents and the related rows of registered minors.
+    lookup_ms: u128,
+    /// Deciding and writing each batch: updates and the multi-row `INSERT`s.
+    write_ms: u128,
+    /// Copying staged rows and moving them into the district's tables (PostgreSQL).
+    stage_ms: u128,
 }
 
 /// The writes of one batch, gathered to be sent as multi-row statements.
@@ -943,6 +1072,7 @@ impl MinorImporter {
             scope: who.scope_path().map(str::to_owned),
             today: self.today(),
             seen: HashMap::new(),
+            stage: tx.backend() == Backend::Postgres,
         };
         let (sender, mut receiver) = mpsc::channel(BATCHES_AHEAD);
         let reading = tokio::task::spawn_blocking(move || read_rows(reader, checker, &sender));
@@ -956,9 +1086,16 @@ impl MinorImporter {
             max_errors: options.max_errors,
             writing: true,
             mode: options.mode,
+            staged: StagedChunk::default(),
+            phases: Phases::default(),
         };
         let mut fatal = None;
-        while let Some(message) = receiver.recv().await {
+        loop {
+            let waited = Instant::now();
+            let Some(message) = receiver.recv().await else {
+                break;
+            };
+            writer.phases.wait_ms += waited.elapsed().as_millis();
             match message {
                 Message::Batch { items, progress: p } => {
                     writer.report.rows_read = p.rows;
@@ -972,6 +1109,20 @@ impl MinorImporter {
         }
         // The reader has finished (its sender is gone); a panic there is an internal error.
         reading.await.map_err(ApiError::internal)?;
+        let rolled_back = writer.report.invalid > 0 && options.mode == ImportMode::AllOrNothing;
+        if fatal.is_none() && !rolled_back {
+            writer.move_staged().await?;
+        }
+        let phases = std::mem::take(&mut writer.phases);
+        tracing::debug!(
+            rows = writer.report.rows_read,
+            wait_ms = phases.wait_ms as u64,
+            lookup_ms = phases.lookup_ms as u64,
+            write_ms = phases.write_ms as u64,
+            stage_ms = phases.stage_ms as u64,
+            staged_ms = ?writer.staged.spent_ms,
+            "import phases"
+        );
         let mut report = writer.report;
         report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Some(err) = fatal {
@@ -979,8 +1130,7 @@ impl MinorImporter {
             self.audit_failure(who, actor, &report, err.code()).await;
             return Err(ImportError::File(err).into());
         }
-        let failed = report.invalid > 0 && options.mode == ImportMode::AllOrNothing;
-        if failed {
+        if rolled_back {
             drop(tx);
             report.created = 0;
             report.updated = 0;
@@ -1115,17 +1265,23 @@ impl Writer<'_> {
         if candidates.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
         let existing = self.existing(&candidates).await?;
         let known: Vec<Uuid> = existing.values().map(|m| m.id).collect();
         let (mut categories, mut guardians) = self.related(&known).await?;
+        self.phases.lookup_ms += started.elapsed().as_millis();
+        let started = Instant::now();
         let mut pending = Pending::default();
         let tenant = self.tx.tenant().as_uuid();
-        for c in candidates {
+        for mut c in candidates {
             let key = (c.doc_kind.code(), c.doc_number.clone());
             match existing.get(&key) {
                 None => {
                     if self.writing {
-                        self.create(&mut pending, c, tenant);
+                        match c.staged.take() {
+                            Some(staged) => self.staged.push(staged),
+                            None => self.create(&mut pending, c, tenant),
+                        }
                         self.report.created += 1;
                     }
                 }
@@ -1166,7 +1322,21 @@ impl Writer<'_> {
         }
         if self.writing {
             self.flush(pending).await?;
+            self.phases.write_ms += started.elapsed().as_millis();
+            if self.staged.is_full() {
+                self.move_staged().await?;
+            }
         }
+        Ok(())
+    }
+
+    /// Copies the staged new minors in and moves them into the district's tables.
+    async fn move_staged(&mut self) -> Result<(), ApiError> {
+        let started = Instant::now();
+        self.staged
+            .move_into(self.tx, self.who, self.now, &self.reason)
+            .await?;
+        self.phases.stage_ms += started.elapsed().as_millis();
         Ok(())
     }
 
@@ -1272,6 +1442,8 @@ impl Writer<'_> {
 
     fn create(&self, pending: &mut Pending, c: Candidate, tenant: Uuid) {
         let id = new_id();
+        let economic_status = c.new_economic_status();
+        let status = c.new_status();
         let [ethnicity, hukou_place, address, phone, school, grade, health, disability_grade] =
             c.texts;
         pending.minors.push(minor::ActiveModel {
@@ -1294,12 +1466,8 @@ impl Writer<'_> {
             health: Set(health),
             disability_grade: Set(disability_grade),
             hiv_status: Set(None),
-            economic_status: Set(c
-                .economic_status
-                .unwrap_or(EconomicStatus::None)
-                .code()
-                .to_owned()),
-            status: Set(c.status.unwrap_or(MinorStatus::Active).code().to_owned()),
+            economic_status: Set(economic_status.to_owned()),
+            status: Set(status.to_owned()),
             version: Set(1),
             created_at_ms: Set(self.now),
             updated_at_ms: Set(self.now),
@@ -1330,7 +1498,7 @@ impl Writer<'_> {
             id,
             "created",
             Value::Null,
-            json!({ "orgUnitId": c.org_unit }),
+            created_history(c.org_unit),
         );
     }
 
@@ -1613,6 +1781,7 @@ mod tests {
             scope: scope.map(str::to_owned),
             today: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
             seen: HashMap::new(),
+            stage: false,
         }
     }
 
@@ -1852,6 +2021,158 @@ mod tests {
             .expect_err("relationship");
         assert_eq!(err.code, "guardian_relationship.required");
         assert_eq!(err.column.as_deref(), Some("I"));
+    }
+
+    /// A row of [`HEADERS`] with 认定来源 added, for the tests of category lists.
+    fn category_row(categories: &str, since: Cell, source: &str) -> Row {
+        let mut cells = vec![
+            t("张三"),
+            t(ID),
+            t(""),
+            t(""),
+            t("320506001001"),
+            t(categories),
+            since,
+            t(""),
+            t(""),
+            t(source),
+        ];
+        cells.resize(10, Cell::Empty);
+        Row { line: 2, cells }
+    }
+
+    fn with_source() -> Checker {
+        let mut headers = HEADERS.to_vec();
+        headers.push("认定来源");
+        checker(&headers, None)
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn categories_take_a_date_and_source_each_in_order() {
+        let mut ch = with_source();
+        // As `demo generate --csv` writes two categories.
+        let c = ch
+            .check(&category_row(
+                "事实无人抚养、孤儿",
+                t("2023-04-24、2026-05-15"),
+                "民政排查、学校报告",
+            ))
+            .expect("two dates, two sources");
+        let cats = c.categories.expect("categories");
+        // Stored sorted by category, each keeping its own date and source.
+        assert_eq!(
+            cats,
+            vec![
+                (Category::Orphan, day(2026, 5, 15), "学校报告".to_owned()),
+                (
+                    Category::DeFactoUnsupported,
+                    day(2023, 4, 24),
+                    "民政排查".to_owned()
+                ),
+            ]
+        );
+        // Every separator of the brief, and a single source for all of them.
+        for separator in [",", ";", "，", "；", " 、 "] {
+            let mut ch = with_source();
+            let dates = format!("2023/4/24{separator}2024年1月2日");
+            let c = ch
+                .check(&category_row("孤儿、事实无人抚养", t(&dates), "街道排查"))
+                .expect("separator");
+            let cats = c.categories.expect("categories");
+            assert_eq!(cats[0].1, day(2023, 4, 24), "{separator}");
+            assert_eq!(cats[1].1, day(2024, 1, 2), "{separator}");
+            assert!(cats.iter().all(|c| c.2 == "街道排查"));
+        }
+        // One date, as a date cell or text, still applies to every category.
+        for since in [
+            Cell::Date(day(2024, 1, 1)),
+            t("2024-01-01"),
+            Cell::Number(45292.0),
+        ] {
+            let mut ch = with_source();
+            let c = ch
+                .check(&category_row("孤儿、事实无人抚养", since, ""))
+                .expect("one date");
+            let cats = c.categories.expect("categories");
+            assert!(cats.iter().all(|c| c.1 == day(2024, 1, 1)));
+            assert!(cats.iter().all(|c| c.2 == DEFAULT_CATEGORY_SOURCE));
+        }
+        // A category named twice keeps its first date.
+        let c = with_source()
+            .check(&category_row("孤儿、孤儿", t("2023-01-01、2024-01-01"), ""))
+            .expect("twice");
+        assert_eq!(
+            c.categories.expect("categories"),
+            vec![(
+                Category::Orphan,
+                day(2023, 1, 1),
+                DEFAULT_CATEGORY_SOURCE.to_owned()
+            )]
+        );
+        // One category reads its whole source, separators and all.
+        let c = with_source()
+            .check(&category_row("孤儿", t("2023-01-01"), "街道排查，入户核实"))
+            .expect("one source");
+        assert_eq!(c.categories.expect("categories")[0].2, "街道排查，入户核实");
+    }
+
+    #[test]
+    fn category_lists_that_do_not_match_name_their_column() {
+        let err = with_source()
+            .check(&category_row(
+                "孤儿、事实无人抚养、受侵害",
+                t("2023-01-01、2024-01-01"),
+                "",
+            ))
+            .expect_err("two dates, three categories");
+        assert_eq!(err.code, "category_since.count_mismatch");
+        assert_eq!(err.column.as_deref(), Some("G"));
+        assert_eq!(err.header.as_deref(), Some("困境认定日期"));
+        assert!(
+            err.message.contains("困境认定日期 lists 2 dates for 3"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("2023"), "{}", err.message);
+        let err = with_source()
+            .check(&category_row("孤儿", t("2023-01-01、2024-01-01"), ""))
+            .expect_err("two dates, one category");
+        assert_eq!(err.code, "category_since.count_mismatch");
+        let err = with_source()
+            .check(&category_row(
+                "孤儿、事实无人抚养",
+                t("2023-01-01"),
+                "甲、乙、丙",
+            ))
+            .expect_err("three sources, two categories");
+        assert_eq!(err.code, "category_source.count_mismatch");
+        assert_eq!(err.column.as_deref(), Some("J"));
+        assert_eq!(err.header.as_deref(), Some("认定来源"));
+        let err = with_source()
+            .check(&category_row(
+                "孤儿、事实无人抚养",
+                t("2023-01-01、2024-13-01"),
+                "",
+            ))
+            .expect_err("a bad second date");
+        assert!(err.code.starts_with("category_since."), "{}", err.code);
+        assert!(err.message.starts_with("date 2 of 2"), "{}", err.message);
+        let err = with_source()
+            .check(&category_row(
+                "孤儿、事实无人抚养",
+                t("2023-01-01、2099-01-01"),
+                "",
+            ))
+            .expect_err("a future date");
+        assert_eq!(err.code, "category_since.future");
+        let err = with_source()
+            .check(&category_row("孤儿", t("、"), ""))
+            .expect_err("no date in the list");
+        assert_eq!(err.code, "category_since.required");
     }
 
     #[test]
