@@ -8,6 +8,7 @@
 //! `Authorization` header only, give every error a code from the closed
 //! set, audit permission denials, and log one line per request.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
@@ -293,37 +294,68 @@ fn operation_label(name: Option<&str>) -> String {
 }
 
 /// Counts the aliased fields a document would run: a fragment counts each
-/// time it is spread, since each spread runs its fields again. Spreads
-/// nested deeper than any legal query are cut off (the validator refuses
-/// fragment cycles later; this count must not loop on one first).
+/// time it is spread, since each spread runs its fields again. Each
+/// fragment's own count is worked out once and remembered, so a chain of
+/// fragments that spread the next one twice costs one visit per fragment,
+/// not two to the power of its length. A fragment cycle, or nesting deeper
+/// than any legal query, counts as too many: the request is refused.
 pub(crate) fn count_aliases(doc: &ExecutableDocument) -> usize {
-    fn walk(doc: &ExecutableDocument, set: &Positioned<SelectionSet>, depth: usize) -> usize {
-        if depth > 64 {
-            return 0;
+    /// Per fragment: `None` while it is being counted (a cycle if met
+    /// again), then its count.
+    type Memo<'a> = HashMap<&'a str, Option<usize>>;
+    const TOO_DEEP: usize = 64;
+
+    fn set<'a>(
+        doc: &'a ExecutableDocument,
+        selections: &'a Positioned<SelectionSet>,
+        depth: usize,
+        memo: &mut Memo<'a>,
+    ) -> usize {
+        if depth > TOO_DEEP {
+            return usize::MAX;
         }
-        set.node
-            .items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(f) => {
-                    usize::from(f.node.alias.is_some())
-                        + walk(doc, &f.node.selection_set, depth + 1)
+        let mut total: usize = 0;
+        for item in &selections.node.items {
+            let n = match &item.node {
+                Selection::Field(f) => usize::from(f.node.alias.is_some())
+                    .saturating_add(set(doc, &f.node.selection_set, depth + 1, memo)),
+                Selection::InlineFragment(i) => set(doc, &i.node.selection_set, depth + 1, memo),
+                Selection::FragmentSpread(spread) => {
+                    fragment(doc, spread.node.fragment_name.node.as_str(), depth + 1, memo)
                 }
-                Selection::InlineFragment(i) => walk(doc, &i.node.selection_set, depth + 1),
-                Selection::FragmentSpread(spread) => doc
-                    .fragments
-                    .get(&spread.node.fragment_name.node)
-                    .map(|f| walk(doc, &f.node.selection_set, depth + 1))
-                    .unwrap_or(0),
-            })
-            .fold(0, usize::saturating_add)
+            };
+            total = total.saturating_add(n);
+        }
+        total
     }
+
+    fn fragment<'a>(
+        doc: &'a ExecutableDocument,
+        name: &'a str,
+        depth: usize,
+        memo: &mut Memo<'a>,
+    ) -> usize {
+        match memo.get(name) {
+            Some(Some(known)) => return *known,
+            Some(None) => return usize::MAX,
+            None => {}
+        }
+        memo.insert(name, None);
+        let n = doc
+            .fragments
+            .get(name)
+            .map(|f| set(doc, &f.node.selection_set, depth, memo))
+            .unwrap_or(0);
+        memo.insert(name, Some(n));
+        n
+    }
+
+    let mut memo = Memo::new();
     match &doc.operations {
-        DocumentOperations::Single(op) => walk(doc, &op.node.selection_set, 0),
-        DocumentOperations::Multiple(ops) => ops
-            .values()
-            .map(|op| walk(doc, &op.node.selection_set, 0))
-            .fold(0, usize::saturating_add),
+        DocumentOperations::Single(op) => set(doc, &op.node.selection_set, 0, &mut memo),
+        DocumentOperations::Multiple(ops) => ops.values().fold(0, |total: usize, op| {
+            total.saturating_add(set(doc, &op.node.selection_set, 0, &mut memo))
+        }),
     }
 }
 
@@ -580,6 +612,23 @@ mod tests {
         )
         .unwrap();
         assert!(count_aliases(&cyclic) > 30);
+    }
+
+    #[test]
+    fn a_chain_of_doubling_fragments_is_counted_in_linear_time() {
+        // Each fragment spreads the next one twice: 2^40 visits without
+        // remembering each fragment's count, which would hang the server.
+        let mut text = String::from("query { ...F0 }");
+        for i in 0..40 {
+            text.push_str(&format!(
+                " fragment F{i} on QueryRoot {{ ...F{n} ...F{n} }}",
+                n = i + 1
+            ));
+        }
+        text.push_str(" fragment F40 on QueryRoot { a: __typename }");
+        let doc = async_graphql::parser::parse_query(&text).unwrap();
+        // 2^40 aliases in all: far over any limit, and counted at once.
+        assert_eq!(count_aliases(&doc), 1usize << 40);
     }
 
     #[test]
