@@ -57,6 +57,7 @@ impl MigrationTrait for Migration {
                     status varchar(16) NOT NULL,
                     call_id uuid,
                     reasons text NOT NULL,
+                    reasons_sensitive boolean NOT NULL,
                     amount_cents bigint,
                     period varchar(16),
                     in_kind varchar(200),

@@ -208,6 +208,12 @@ impl PermissionSet {
         Self(self.0 | other.0)
     }
 
+    /// The permissions both sets hold.
+    #[must_use]
+    pub const fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
     /// The number of permissions in the set.
     pub const fn len(self) -> usize {
         self.0.count_ones() as usize

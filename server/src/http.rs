@@ -317,12 +317,19 @@ pub(crate) fn count_aliases(doc: &ExecutableDocument) -> usize {
         let mut total: usize = 0;
         for item in &selections.node.items {
             let n = match &item.node {
-                Selection::Field(f) => usize::from(f.node.alias.is_some())
-                    .saturating_add(set(doc, &f.node.selection_set, depth + 1, memo)),
+                Selection::Field(f) => usize::from(f.node.alias.is_some()).saturating_add(set(
+                    doc,
+                    &f.node.selection_set,
+                    depth + 1,
+                    memo,
+                )),
                 Selection::InlineFragment(i) => set(doc, &i.node.selection_set, depth + 1, memo),
-                Selection::FragmentSpread(spread) => {
-                    fragment(doc, spread.node.fragment_name.node.as_str(), depth + 1, memo)
-                }
+                Selection::FragmentSpread(spread) => fragment(
+                    doc,
+                    spread.node.fragment_name.node.as_str(),
+                    depth + 1,
+                    memo,
+                ),
             };
             total = total.saturating_add(n);
         }

@@ -1,8 +1,9 @@
 //! Running a plugin's input query: the extensions module asks, the server
 //! answers with its own GraphQL schema, as the plugin. The plugin's
-//! principal holds only the role a district admin granted it, in its own
-//! district, so the query sees exactly what that role sees (scoped, masked,
-//! audited with the plugin named as the actor) and nothing else.
+//! principal holds the role a district admin granted it, narrowed to what
+//! the user who caused the call may see (the permissions both hold, in the
+//! user's scope), in their district, so the query sees no more than either
+//! (scoped, masked, audited with the plugin named as the actor).
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use shouhu_extensions::InputQueryRunner;
 use shouhu_identity::IdentityService;
-use shouhu_kernel::{ApiError, RequestCtx, TenantId};
+use shouhu_kernel::{ApiError, Principal, RequestCtx, TenantId};
 use shouhu_policies::PermissionSet;
 use uuid::Uuid;
 
@@ -32,16 +33,22 @@ pub struct SchemaInputRunner {
 impl InputQueryRunner for SchemaInputRunner {
     async fn run(
         &self,
-        tenant: TenantId,
+        caller: &Principal,
         plugin_id: Uuid,
         role: &str,
         query: &str,
         variables: Value,
     ) -> Result<Value, ApiError> {
-        let principal = self
+        let mut principal = self
             .identity
-            .plugin_principal(tenant, plugin_id, role)
+            .plugin_principal(caller.tenant, plugin_id, role)
             .await?;
+        // The plugin's answer reaches the caller, so its data is bounded by
+        // both: the role's permissions and the caller's, in the caller's
+        // scope.
+        principal.permissions = principal.permissions.intersection(caller.permissions);
+        principal.org_unit_id = caller.org_unit_id;
+        principal.org_unit_path = caller.org_unit_path.clone();
         let mut request = async_graphql::Request::new(query)
             .variables(Variables::from_json(variables))
             .data(RequestCtx {

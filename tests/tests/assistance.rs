@@ -118,7 +118,10 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
 
         // A caseworker proposes the child; the plugin decides afresh.
         let caseworker = server.login("wuzhong", "centre").await;
-        let child = id(&first["minorId"]);
+        // A child of 长桥街道, so that its street officer sees the enrolment.
+        let ours = street["candidates"][0].clone();
+        assert!(ours.is_object(), "{kind}: {street}");
+        let child = id(&ours["minorId"]);
         let proposed = server
             .gql(
                 Some(&caseworker),
@@ -128,7 +131,7 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
             .await;
         let proposed = proposed.data()["proposeEnrolment"].clone();
         assert_eq!(proposed["status"], "PROPOSED", "{kind}");
-        assert_ne!(proposed["callId"], first["callId"]);
+        assert_ne!(proposed["callId"], ours["callId"]);
         let again = server
             .gql(
                 Some(&caseworker),
@@ -157,6 +160,33 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
             .await;
         assert_eq!(refused.code(), "BAD_USER_INPUT", "{kind}: {}", refused.body);
         assert!(refused.body.to_string().contains("not eligible"));
+
+        // The centre's proposal was decided on the unmasked view: a street
+        // officer listing enrolments does not see its reasons.
+        let listed = server
+            .gql(
+                Some(&officer),
+                "{ enrolments { edges { node { minorId reasons } } } }",
+                Value::Null,
+            )
+            .await;
+        let edges = listed.data()["enrolments"]["edges"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(edges.len(), 1, "{kind}");
+        assert_eq!(edges[0]["node"]["reasons"], json!([]), "{kind}");
+        // A plugin not granted minor:sensitive cannot screen by a
+        // sensitive category.
+        let by_hiv = server
+            .gql(
+                Some(&admin),
+                "mutation($p: ID!) { screenProgramme(programmeId: $p, category: HIV) { \
+                 evaluated } }",
+                json!({"p": programme_id}),
+            )
+            .await;
+        assert_eq!(by_hiv.field().as_deref(), Some("category"), "{kind}");
 
         // Only the holder of enrolment:approve decides; approval commits four
         // quarters (from 15 January to the end of the year).
@@ -202,6 +232,31 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
             .unwrap()
             .iter()
             .any(|c| c["minorId"] == child.as_str()));
+
+        // With an enrolment, the programme's kind of benefit stays; a longer
+        // term does not make an early end release more than was committed.
+        let mut changed = programme("助学金", Some(&plugin), 100_000_000);
+        changed["period"] = json!("MONTH");
+        let refused = server
+            .gql(
+                Some(&admin),
+                "mutation($id: ID!, $input: ProgrammeInput!) { updateProgramme(id: $id, \
+                 version: 1, input: $input) { id } }",
+                json!({"id": programme_id, "input": changed}),
+            )
+            .await;
+        assert_eq!(refused.field().as_deref(), Some("input.period"), "{kind}");
+        let mut longer = programme("助学金", Some(&plugin), 100_000_000);
+        longer["endsOn"] = json!("2099-12-31");
+        let longer = server
+            .gql(
+                Some(&admin),
+                "mutation($id: ID!, $input: ProgrammeInput!) { updateProgramme(id: $id, \
+                 version: 1, input: $input) { endsOn } }",
+                json!({"id": programme_id, "input": longer}),
+            )
+            .await;
+        assert_eq!(longer.data()["updateProgramme"]["endsOn"], "2099-12-31");
 
         // An early end releases the three quarters not begun.
         let ended = server

@@ -428,6 +428,63 @@ async fn an_input_query_runs_as_the_granted_role() {
             "{kind}: {log}"
         );
 
+        // Called on behalf of a street officer, the same grant sees only
+        // what the officer may: masked, and within the officer's street.
+        let officer = server.login("wuzhong", "changqiao").await;
+        let officer = server
+            .app
+            .services
+            .identity
+            .authenticate(&officer)
+            .await
+            .expect("the officer's principal");
+        let seen = extensions
+            .invoke(
+                &officer,
+                &actor,
+                Invocation {
+                    kind: Kind::FamilyMatching,
+                    plugin_id: None,
+                    input: serde_json::Map::from_iter([
+                        ("child".to_owned(), json!({"age": 8})),
+                        ("candidates".to_owned(), json!([])),
+                        ("ranking".to_owned(), json!([])),
+                    ]),
+                    variables: serde_json::Map::new(),
+                    purpose: "matching",
+                    subject: None,
+                },
+            )
+            .await
+            .expect("a call")
+            .output;
+        let node = &seen["data"]["minors"]["edges"][0]["node"];
+        assert!(
+            node["documentNumber"].as_str().unwrap_or("").contains('*'),
+            "{kind}: {seen}"
+        );
+
+        // The outputs of calls on district data are for holders of
+        // minor:sensitive; the plugin developer sees the calls without them.
+        let list = "query($p: ID!) { pluginCalls(pluginId: $p) { purpose output } }";
+        let dev = server.login("wuzhong", "plugindev").await;
+        let calls = server.gql(Some(&dev), list, json!({"p": plugin})).await;
+        let calls = calls.data()["pluginCalls"].clone();
+        assert!(!calls.as_array().unwrap().is_empty(), "{kind}");
+        assert!(
+            calls
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["output"].is_null()),
+            "{kind}: {calls}"
+        );
+        let calls = server.gql(Some(&admin), list, json!({"p": plugin})).await;
+        assert!(
+            !calls.data()["pluginCalls"][0]["output"].is_null(),
+            "{kind}"
+        );
+
         // An input query that would change something is refused on upload.
         let writes = "id = \"writer\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\n\
                       abi = 1\n\n[input]\nquery = \"mutation { logout }\"\n";

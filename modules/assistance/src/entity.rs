@@ -62,6 +62,10 @@ pub mod enrolment {
         pub call_id: Option<Uuid>,
         /// The plugin's reasons, a JSON array of strings.
         pub reasons: String,
+        /// Whether the decision was made on data beyond the masked view
+        /// (the proposer held `minor:sensitive`), so that its reasons are
+        /// shown only to holders of it.
+        pub reasons_sensitive: bool,
         pub amount_cents: Option<i64>,
         pub period: Option<String>,
         pub in_kind: Option<String>,

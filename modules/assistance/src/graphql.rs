@@ -116,6 +116,8 @@ pub struct Enrolment {
     /// The plugin call whose decision the proposal rests on: its record
     /// explains the decision.
     pub call_id: Option<ID>,
+    /// The plugin's reasons; empty for a reader without `minor:sensitive`
+    /// when the decision was made on the unmasked view.
     pub reasons: Vec<String>,
     pub benefit: Benefit,
     /// The first day of the first benefit period, once approved.

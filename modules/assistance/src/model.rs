@@ -66,11 +66,6 @@ impl BenefitPeriod {
         }
         count
     }
-
-    /// The periods of a term `from..=until` that have begun by `day`.
-    pub fn periods_begun(self, from: NaiveDate, until: NaiveDate, day: NaiveDate) -> i64 {
-        self.periods_between(from, until.min(day))
-    }
 }
 
 #[cfg(test)]
@@ -102,26 +97,5 @@ mod tests {
                 "{period:?} {from}..={until}"
             );
         }
-    }
-
-    #[test]
-    fn periods_begun_by_a_day() {
-        let (from, until) = (d("2026-01-01"), d("2026-12-31"));
-        assert_eq!(
-            BenefitPeriod::Quarter.periods_begun(from, until, d("2026-03-31")),
-            1
-        );
-        assert_eq!(
-            BenefitPeriod::Quarter.periods_begun(from, until, d("2026-04-01")),
-            2
-        );
-        assert_eq!(
-            BenefitPeriod::Quarter.periods_begun(from, until, d("2027-06-01")),
-            4
-        );
-        assert_eq!(
-            BenefitPeriod::Month.periods_begun(from, until, d("2025-12-31")),
-            0
-        );
     }
 }

@@ -164,6 +164,14 @@ impl AssistanceService {
         }
         check_plugin(&tx, input.plugin_id).await?;
         check_name_free(&tx, &input.name, Some(id)).await?;
+        let kind_changed = input.amount_cents.is_some() != current.amount_cents.is_some()
+            || input.period.map(|p| p.code()) != current.period.as_deref();
+        if kind_changed && has_enrolments(&tx, id).await? {
+            return Err(ApiError::bad_input(
+                "input.period",
+                "the programme has enrolments: its kind of benefit and its period stay as they are",
+            ));
+        }
         let committed = committed_in(&tx, id).await?;
         if let Some(budget) = input.budget_cents {
             if budget < committed {
@@ -424,6 +432,15 @@ pub(crate) async fn committed_in(tx: &ScopedTx, programme_id: Uuid) -> Result<i6
         .one(tx.conn())
         .await?;
     Ok(sum.unwrap_or(0))
+}
+
+async fn has_enrolments(tx: &ScopedTx, programme_id: Uuid) -> Result<bool, ApiError> {
+    Ok(tx
+        .select::<crate::entity::enrolment::Entity>()
+        .filter(crate::entity::enrolment::Column::ProgrammeId.eq(programme_id))
+        .one(tx.conn())
+        .await?
+        .is_some())
 }
 
 /// The ids of the minors in the caller's scope, as a subquery, for lists

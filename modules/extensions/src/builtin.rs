@@ -19,8 +19,8 @@ pub const DEFAULT_MATCHER_SLUG: &str = "default-matcher";
 impl ExtensionService {
     /// Makes the default matcher the district's active matcher, unless the
     /// district has disabled it. Two processes doing this at once is
-    /// harmless: the loser's upload meets the unique slug and the winner's
-    /// rows stand.
+    /// harmless: the loser's upload meets the unique slug, and activating
+    /// the same version twice leaves it active once.
     pub(crate) async fn install_default_matcher(&self, tenant: TenantId) -> Result<(), ApiError> {
         let system = Principal::system(tenant);
         let actor = Actor::system("default-matcher");
@@ -39,9 +39,11 @@ impl ExtensionService {
                     .await;
                 match uploaded {
                     Ok(version) => version.plugin_id,
-                    // Another process may have installed it in the meantime.
+                    // Another process (or request) may have installed it in
+                    // the meantime; it may not have activated it yet, so go
+                    // on to the activation with its row.
                     Err(err) => match self.find_slug(tenant, DEFAULT_MATCHER_SLUG).await? {
-                        Some(_) => return Ok(()),
+                        Some(row) => row.id,
                         None => return Err(err),
                     },
                 }
@@ -50,7 +52,13 @@ impl ExtensionService {
         let view = self.get(&system, plugin_id).await?;
         if view.active_version_id.is_none() {
             if let Some(newest) = view.versions.first() {
-                self.activate(&system, &actor, newest.id).await?;
+                if let Err(err) = self.activate(&system, &actor, newest.id).await {
+                    // Another request activated it first: that is the goal.
+                    let now = self.get(&system, plugin_id).await?;
+                    if now.active_version_id.is_none() {
+                        return Err(err);
+                    }
+                }
             }
         }
         self.forget(tenant);

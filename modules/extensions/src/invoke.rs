@@ -28,11 +28,15 @@ use crate::service::{ActivePlugin, ExtensionService};
 #[async_trait]
 pub trait InputQueryRunner: Send + Sync {
     /// Runs `query` with `variables` as the plugin `plugin_id` holding
-    /// `role` in `tenant`, and returns the `data` of the result. Any GraphQL
-    /// error fails the call: a plugin never gets half an answer.
+    /// `role`, on behalf of `caller` (in the caller's district), and returns
+    /// the `data` of the result. The query gets what both the role and the
+    /// caller may see, within the caller's scope: whatever the plugin
+    /// answers goes back to the caller, so it must not carry more than the
+    /// caller could have read. Any GraphQL error fails the call: a plugin
+    /// never gets half an answer.
     async fn run(
         &self,
-        tenant: TenantId,
+        caller: &Principal,
         plugin_id: Uuid,
         role: &str,
         query: &str,
@@ -93,7 +97,7 @@ impl ExtensionService {
         invocation: Invocation,
     ) -> Result<Invoked, ApiError> {
         let plugin = self.choose(who.tenant, &invocation).await?;
-        let data = self.input_data(who.tenant, &plugin, &invocation).await?;
+        let data = self.input_data(who, &plugin, &invocation).await?;
         let mut input = Map::with_capacity(invocation.input.len() + 3);
         input.insert("abi".into(), Value::from(ABI_VERSION));
         input.insert("kind".into(), Value::from(invocation.kind.as_str()));
@@ -211,10 +215,11 @@ impl ExtensionService {
     }
 
     /// The result of the manifest's input query, run as the plugin's
-    /// granted role; `null` when the manifest asks for nothing.
+    /// granted role narrowed to the caller; `null` when the manifest asks
+    /// for nothing.
     async fn input_data(
         &self,
-        tenant: TenantId,
+        who: &Principal,
         plugin: &ActivePlugin,
         invocation: &Invocation,
     ) -> Result<Value, ApiError> {
@@ -222,7 +227,7 @@ impl ExtensionService {
         if spec.query.trim().is_empty() {
             return Ok(Value::Null);
         }
-        let Some(role) = self.granted_role(tenant, plugin.plugin_id).await? else {
+        let Some(role) = self.granted_role(who.tenant, plugin.plugin_id).await? else {
             return Err(ApiError::bad_input(
                 "plugin",
                 format!(
@@ -245,7 +250,7 @@ impl ExtensionService {
             .collect();
         runner
             .run(
-                tenant,
+                who,
                 plugin.plugin_id,
                 &role,
                 &spec.query,

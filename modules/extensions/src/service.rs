@@ -407,7 +407,10 @@ impl ExtensionService {
         })
     }
 
-    /// The recorded calls of a plugin, newest first.
+    /// The recorded calls of a plugin, newest first. The output of a call
+    /// on the district's data (not a dry run) may repeat what the plugin
+    /// was given about children, so it is shown only to holders of
+    /// `minor:sensitive`; others see the call without it.
     pub async fn calls(
         &self,
         who: &Principal,
@@ -417,14 +420,20 @@ impl ExtensionService {
         who.require(Permission::PluginRead)?;
         let tx = self.db.read(who.tenant).await?;
         find_plugin(&tx, plugin_id).await?;
-        Ok(tx
+        let mut rows = tx
             .select::<plugin_call::Entity>()
             .filter(plugin_call::Column::PluginId.eq(plugin_id))
             .order_by_desc(plugin_call::Column::AtMs)
             .order_by_desc(plugin_call::Column::Id)
             .limit(limit)
             .all(tx.conn())
-            .await?)
+            .await?;
+        if !who.has(Permission::MinorSensitive) {
+            for row in rows.iter_mut().filter(|r| r.purpose != "dry_run") {
+                row.output = None;
+            }
+        }
+        Ok(rows)
     }
 
     /// Makes a version the active one of its plugin (and enables the

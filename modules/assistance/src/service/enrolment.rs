@@ -102,6 +102,7 @@ impl AssistanceService {
                 status: Set(EnrolmentStatus::Proposed.code().to_owned()),
                 call_id: Set(Some(invoked.call_id)),
                 reasons: Set(json!(decision.reasons).to_string()),
+                reasons_sensitive: Set(who.has(Permission::MinorSensitive)),
                 amount_cents: Set(amount),
                 period: Set(period),
                 in_kind: Set(in_kind),
@@ -187,10 +188,27 @@ impl AssistanceService {
                 }
                 .into());
             }
-            let needed = row.amount_cents.unwrap_or(0).saturating_mul(periods);
+            let cash = row.amount_cents.is_some();
+            if cash != programme.amount_cents.is_some() {
+                return Err(AssistanceError::State {
+                    field: "id",
+                    message: "the programme's benefit changed since the proposal; propose again"
+                        .into(),
+                }
+                .into());
+            }
+            let over = || AssistanceError::State {
+                field: "id",
+                message: "the commitment is too large to record".into(),
+            };
+            let needed = row
+                .amount_cents
+                .unwrap_or(0)
+                .checked_mul(periods)
+                .ok_or_else(over)?;
             if let Some(budget) = programme.budget_cents {
                 let committed = committed_in(&tx, programme.id).await?;
-                if committed + needed > budget {
+                if committed.checked_add(needed).ok_or_else(over)? > budget {
                     return Err(AssistanceError::OverBudget {
                         needed,
                         remaining: budget - committed,
@@ -233,7 +251,7 @@ impl AssistanceService {
             )
             .await?;
         tx.commit().await?;
-        Ok(row)
+        Ok(withhold_reasons(who, row))
     }
 
     /// Ends an approved enrolment early, releasing the benefit of the
@@ -261,13 +279,24 @@ impl AssistanceService {
         }
         let programme = find_programme(&tx, row.programme_id).await?;
         let from = day(row.benefit_from.as_deref().unwrap_or(&programme.starts_on))?;
-        let until = day(&programme.ends_on)?;
         let period = row
             .period
             .as_deref()
             .and_then(BenefitPeriod::parse)
             .unwrap_or(BenefitPeriod::Once);
-        let left = period.periods_between(from, until) - period.periods_begun(from, until, today);
+        // What approval committed, not what the programme's term says now:
+        // a term changed since must not release more than was committed.
+        let committed: i64 = tx
+            .select::<benefit_entry::Entity>()
+            .filter(benefit_entry::Column::EnrolmentId.eq(id))
+            .filter(benefit_entry::Column::Kind.eq(EntryKind::Commitment.code()))
+            .all(tx.conn())
+            .await?
+            .iter()
+            .map(|e| i64::from(e.periods))
+            .sum();
+        let begun = period.periods_between(from, today).min(committed);
+        let left = committed - begun;
         if left > 0 {
             let released = row.amount_cents.unwrap_or(0).saturating_mul(left);
             self.entry(
@@ -293,7 +322,7 @@ impl AssistanceService {
             )
             .await?;
         tx.commit().await?;
-        Ok(row)
+        Ok(withhold_reasons(who, row))
     }
 
     /// Enrolments of minors in the caller's scope, by id. Needs
@@ -327,7 +356,10 @@ impl AssistanceService {
             .order_by_asc(enrolment::Column::Id)
             .limit(limit)
             .all(tx.conn())
-            .await?)
+            .await?
+            .into_iter()
+            .map(|row| withhold_reasons(who, row))
+            .collect())
     }
 
     /// The benefit ledger of a programme or of a minor (or both), oldest
@@ -408,6 +440,16 @@ impl AssistanceService {
     }
 }
 
+/// A plugin's reasons may repeat what it was told about the child; those
+/// given on the unmasked view are withheld from readers without
+/// `minor:sensitive`.
+pub(crate) fn withhold_reasons(who: &Principal, mut row: enrolment::Model) -> enrolment::Model {
+    if row.reasons_sensitive && !who.has(Permission::MinorSensitive) {
+        row.reasons = "[]".to_owned();
+    }
+    row
+}
+
 /// An enrolment of the district, or NOT_FOUND.
 async fn find_enrolment(tx: &ScopedTx, id: Uuid) -> Result<enrolment::Model, ApiError> {
     tx.select::<enrolment::Entity>()
@@ -429,7 +471,9 @@ fn check_note(note: Option<String>, required: bool) -> Result<Option<String>, Ap
 }
 
 /// The benefit an enrolment proposes: the plugin's, when it proposed one
-/// of the programme's kind, else the programme's own.
+/// of the programme's kind and period and no more than the programme's own
+/// amount (a rule may lower a benefit, never raise it), else the
+/// programme's own.
 fn proposed_benefit(
     programme: &programme::Model,
     from_plugin: Option<&Value>,
@@ -440,7 +484,11 @@ fn proposed_benefit(
         let period = b["period"].as_str();
         let in_kind = b["inKind"].as_str();
         match (cash, amount, period, in_kind) {
-            (true, Some(a), Some(p), _) if a > 0 && BenefitPeriod::parse(p).is_some() => {
+            (true, Some(a), Some(p), _)
+                if a > 0
+                    && programme.amount_cents.is_some_and(|max| a <= max)
+                    && programme.period.as_deref() == Some(p) =>
+            {
                 return (Some(a), Some(p.to_owned()), None)
             }
             (false, _, _, Some(text)) => return (None, None, Some(text.to_owned())),

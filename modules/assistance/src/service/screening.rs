@@ -93,6 +93,15 @@ impl AssistanceService {
             .grant_permissions(who.tenant, plugin_id)
             .await?
             .contains(Permission::MinorSensitive);
+        // Choosing minors by a category the plugin may not see would tell it
+        // that category all the same.
+        if filter.category.is_some_and(|c| c.is_sensitive()) && !show_sensitive {
+            return Err(ApiError::bad_input(
+                "category",
+                "the programme's plugin is not granted minor:sensitive, so it cannot screen \
+                 by a sensitive category",
+            ));
+        }
         let ledger = MinorFilter {
             under: filter.under,
             category: filter.category,
