@@ -22,7 +22,12 @@ impl MigrationName for Migration {
 }
 
 /// In creation order; dropped in reverse.
-const TABLES: &[&str] = &["caring_families", "family_vetting", "family_placements"];
+const TABLES: &[&str] = &[
+    "caring_families",
+    "family_vetting",
+    "family_offers",
+    "family_placements",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -70,6 +75,19 @@ impl MigrationTrait for Migration {
                 )",
                 "CREATE INDEX family_vetting_family
                     ON family_vetting (tenant_id, family_id, at_ms)",
+                // The families a match offered: the plugin's ranking less any
+                // family that was not a candidate. A placement must cite one.
+                "CREATE TABLE family_offers (
+                    tenant_id uuid NOT NULL,
+                    call_id uuid NOT NULL,
+                    family_id uuid NOT NULL,
+                    match_rank integer NOT NULL,
+                    score double precision NOT NULL,
+                    explanation text NOT NULL,
+                    PRIMARY KEY (tenant_id, call_id, family_id),
+                    FOREIGN KEY (tenant_id, call_id) REFERENCES plugin_calls(tenant_id, id),
+                    FOREIGN KEY (tenant_id, family_id) REFERENCES caring_families(tenant_id, id)
+                )",
                 "CREATE TABLE family_placements (
                     tenant_id uuid NOT NULL,
                     id uuid NOT NULL,

@@ -79,6 +79,31 @@ pub mod family_vetting {
     tenant_scoped!();
 }
 
+pub mod family_offer {
+    //! A family a match offered for a case, as ranked.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "family_offers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub call_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub family_id: Uuid,
+        pub match_rank: i32,
+        pub score: f64,
+        pub explanation: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+    tenant_scoped!();
+}
+
 pub mod family_placement {
     //! A child of a case placed with a family, tied to the casework
     //! placement row and to the match that ranked the family.

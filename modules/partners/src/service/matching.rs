@@ -29,7 +29,7 @@ use shouhu_policies::Permission;
 use uuid::Uuid;
 
 use super::{in_caller_scope, opt_text, PartnersService};
-use crate::entity::{caring_family, family_placement};
+use crate::entity::{caring_family, family_offer, family_placement};
 use crate::error::PartnersError;
 use crate::model::{parse_codes, split_codes, VettingStatus};
 
@@ -253,6 +253,21 @@ impl PartnersService {
                 ),
             }
         }
+        // What was offered, so that a placement can only cite it.
+        let offers: Vec<family_offer::ActiveModel> = ranking
+            .iter()
+            .map(|r| family_offer::ActiveModel {
+                tenant_id: Set(who.tenant.0),
+                call_id: Set(invoked.call_id),
+                family_id: Set(r.family.id),
+                match_rank: Set(r.rank),
+                score: Set(r.score),
+                explanation: Set(r.explanation.clone()),
+            })
+            .collect();
+        let tx = self.db.write(who.tenant).await?;
+        tx.insert_many(offers).await?;
+        tx.commit().await?;
         Ok(MatchOutcome {
             call_id: invoked.call_id,
             plugin_slug: invoked.slug,
@@ -283,6 +298,16 @@ impl PartnersService {
         let reason = opt_text(reason, 500, "reason")?;
         let tx = self.db.write(who.tenant).await?;
         let case = self.casework.case_in(&tx, who, case_id).await?;
+        // Touching the case locks its row on PostgreSQL, so two placements
+        // of one child take turns and the second sees the first.
+        tx.update::<shouhu_casework::entity::case::Entity>()
+            .col_expr(
+                shouhu_casework::entity::case::Column::UpdatedAtMs,
+                sea_orm::sea_query::Expr::value(case.updated_at_ms),
+            )
+            .filter(shouhu_casework::entity::case::Column::Id.eq(case_id))
+            .exec(tx.conn())
+            .await?;
         let family = self.visible(&tx, who, family_id).await?;
         let refuse = |field: &'static str, message: &str| -> ApiError {
             PartnersError::NotPlaceable {
@@ -326,14 +351,12 @@ impl PartnersService {
         if call.subject_id != Some(case_id) {
             return Err(refuse("callId", "this match was made for another case"));
         }
-        let entry = call
-            .output
-            .as_deref()
-            .and_then(|o| serde_json::from_str::<Value>(o).ok())
-            .map(|o| ranking_of(&o))
-            .unwrap_or_default()
-            .into_iter()
-            .find(|e| e.family_id == family_id)
+        let entry = tx
+            .select::<family_offer::Entity>()
+            .filter(family_offer::Column::CallId.eq(call_id))
+            .filter(family_offer::Column::FamilyId.eq(family_id))
+            .one(tx.conn())
+            .await?
             .ok_or_else(|| refuse("familyId", "the family is not in that match's ranking"))?;
         let placement = self
             .casework
@@ -365,7 +388,7 @@ impl PartnersService {
                 family_id: Set(family_id),
                 placement_id: Set(placement.id),
                 call_id: Set(Some(call.id)),
-                match_rank: Set(entry.rank),
+                match_rank: Set(entry.match_rank),
                 score: Set(entry.score),
                 explanation: Set(entry.explanation),
                 reason: Set(reason),
