@@ -1,15 +1,5 @@
 //! Database rows of local assistance programmes (`m0010_assistance`).
 
-macro_rules! tenant_scoped {
-    () => {
-        impl shouhu_kernel::TenantScoped for Entity {
-            fn tenant_column() -> Column {
-                Column::TenantId
-            }
-        }
-    };
-}
-
 pub mod programme {
     //! A local programme: its benefit, budget, term and eligibility plugin.
     use sea_orm::entity::prelude::*;
@@ -41,7 +31,7 @@ pub mod programme {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod enrolment {
@@ -82,7 +72,7 @@ pub mod enrolment {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod benefit_entry {
@@ -113,5 +103,5 @@ pub mod benefit_entry {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }

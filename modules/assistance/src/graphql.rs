@@ -8,7 +8,7 @@ use serde_json::Value;
 use shouhu_audit::Actor;
 use shouhu_casework::model::PlanCategory;
 use shouhu_kernel::clock::ms_to_datetime;
-use shouhu_kernel::context::{principal, request_ctx};
+use shouhu_kernel::context::principal;
 use shouhu_kernel::ids::parse_id;
 use shouhu_kernel::paging::{after_id, id_page, page_size};
 use shouhu_kernel::ApiError;
@@ -18,11 +18,6 @@ use uuid::Uuid;
 use crate::entity::{benefit_entry, enrolment, programme};
 use crate::model::{BenefitPeriod, EnrolmentStatus, EntryKind};
 use crate::service::{AssistanceService, EnrolmentFilter, ProgrammeInput, ScreeningFilter};
-
-fn actor(ctx: &Context<'_>) -> Result<Actor, ApiError> {
-    let rc = request_ctx(ctx)?;
-    Ok(Actor::of(rc.principal()?, &rc.request_id))
-}
 
 fn id(value: Uuid) -> ID {
     ID(value.to_string())
@@ -338,7 +333,7 @@ impl AssistanceMutation {
         let who = principal(ctx)?;
         let row = ctx
             .data::<AssistanceService>()?
-            .create_programme(who, &actor(ctx)?, input.into_input()?)
+            .create_programme(who, &Actor::of_request(ctx)?, input.into_input()?)
             .await?;
         Ok(row.into())
     }
@@ -356,7 +351,13 @@ impl AssistanceMutation {
         let id = parse_id(&id, "programme")?;
         let row = ctx
             .data::<AssistanceService>()?
-            .update_programme(who, &actor(ctx)?, id, version, input.into_input()?)
+            .update_programme(
+                who,
+                &Actor::of_request(ctx)?,
+                id,
+                version,
+                input.into_input()?,
+            )
             .await?;
         Ok(row.into())
     }
@@ -386,7 +387,13 @@ impl AssistanceMutation {
         };
         let s = ctx
             .data::<AssistanceService>()?
-            .screen(who, &actor(ctx)?, programme_id, &filter, limit as usize)
+            .screen(
+                who,
+                &Actor::of_request(ctx)?,
+                programme_id,
+                &filter,
+                limit as usize,
+            )
             .await?;
         Ok(ScreeningResult {
             evaluated: s.evaluated,
@@ -422,7 +429,7 @@ impl AssistanceMutation {
         let minor_id = parse_id(&minor_id, "minor")?;
         let row = ctx
             .data::<AssistanceService>()?
-            .propose(who, &actor(ctx)?, programme_id, minor_id)
+            .propose(who, &Actor::of_request(ctx)?, programme_id, minor_id)
             .await?;
         Ok(row.into())
     }
@@ -440,7 +447,7 @@ impl AssistanceMutation {
         let id = parse_id(&id, "enrolment")?;
         let row = ctx
             .data::<AssistanceService>()?
-            .decide_enrolment(who, &actor(ctx)?, id, approve, note)
+            .decide_enrolment(who, &Actor::of_request(ctx)?, id, approve, note)
             .await?;
         Ok(row.into())
     }
@@ -457,7 +464,7 @@ impl AssistanceMutation {
         let id = parse_id(&id, "enrolment")?;
         let row = ctx
             .data::<AssistanceService>()?
-            .end_enrolment(who, &actor(ctx)?, id, reason)
+            .end_enrolment(who, &Actor::of_request(ctx)?, id, reason)
             .await?;
         Ok(row.into())
     }

@@ -20,6 +20,12 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The signed-in caller of a GraphQL request, or UNAUTHENTICATED.
+    pub fn of_request(ctx: &async_graphql::Context<'_>) -> Result<Actor, ApiError> {
+        let rc = shouhu_kernel::context::request_ctx(ctx)?;
+        Ok(Actor::of(rc.principal()?, &rc.request_id))
+    }
+
     pub fn of(principal: &Principal, request_id: &str) -> Actor {
         Actor {
             kind: principal.actor_kind,

@@ -1,15 +1,5 @@
 //! Database rows of reporting and casework (`m0007_casework`).
 
-macro_rules! tenant_scoped {
-    () => {
-        impl shouhu_kernel::TenantScoped for Entity {
-            fn tenant_column() -> Column {
-                Column::TenantId
-            }
-        }
-    };
-}
-
 pub mod settings {
     //! A district's deadlines, when it changed the defaults.
     use sea_orm::entity::prelude::*;
@@ -31,7 +21,7 @@ pub mod settings {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod case_counter {
@@ -52,7 +42,7 @@ pub mod case_counter {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod case {
@@ -86,7 +76,7 @@ pub mod case {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod report {
@@ -135,7 +125,7 @@ pub mod report {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod case_event {
@@ -162,7 +152,7 @@ pub mod case_event {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod home_visit {
@@ -190,7 +180,7 @@ pub mod home_visit {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod case_note {
@@ -215,7 +205,7 @@ pub mod case_note {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod assessment {
@@ -242,7 +232,7 @@ pub mod assessment {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod plan_item {
@@ -271,7 +261,7 @@ pub mod plan_item {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod placement {
@@ -298,7 +288,7 @@ pub mod placement {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod escalation {
@@ -322,7 +312,7 @@ pub mod escalation {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod notification {
@@ -346,5 +336,5 @@ pub mod notification {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }

@@ -39,12 +39,6 @@ fn opt_id(raw: &Option<ID>, what: &str) -> Result<Option<Uuid>, ApiError> {
     raw.as_ref().map(|r| id_of(r, what)).transpose()
 }
 
-fn actor(ctx: &Context<'_>) -> Result<Actor, ApiError> {
-    let rc = request_ctx(ctx)?;
-    let who = rc.principal()?;
-    Ok(Actor::of(who, &rc.request_id))
-}
-
 /// A report as entered by staff.
 #[derive(InputObject)]
 pub struct CreateReportInput {
@@ -329,7 +323,7 @@ impl CaseworkMutation {
         input: CreateReportInput,
     ) -> async_graphql::Result<Report> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let input = report_input(input)?;
         Ok(Report(
             ctx.data::<CaseworkService>()?
@@ -382,7 +376,7 @@ impl CaseworkMutation {
         reason: String,
     ) -> async_graphql::Result<Report> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "report")?;
         Ok(Report(
             ctx.data::<CaseworkService>()?
@@ -394,7 +388,7 @@ impl CaseworkMutation {
     /// Acknowledges a report (签收). Needs `report:triage`.
     async fn acknowledge_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Report> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "report")?;
         Ok(Report(
             ctx.data::<CaseworkService>()?
@@ -411,7 +405,7 @@ impl CaseworkMutation {
         reason: String,
     ) -> async_graphql::Result<Report> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "report")?;
         Ok(Report(
             ctx.data::<CaseworkService>()?
@@ -429,7 +423,7 @@ impl CaseworkMutation {
         input: Option<AcceptReportInput>,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "report")?;
         let i = input.unwrap_or_default();
         let input = AcceptInput {
@@ -453,7 +447,7 @@ impl CaseworkMutation {
         reason: String,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let minor = id_of(&minor_id, "minor")?;
         Ok(Case(
             ctx.data::<CaseworkService>()?
@@ -474,7 +468,7 @@ impl CaseworkMutation {
         reason: Option<String>,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "case")?;
         Ok(Case(
             ctx.data::<CaseworkService>()?
@@ -493,7 +487,7 @@ impl CaseworkMutation {
         #[graphql(default)] worker_ids: Vec<ID>,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "case")?;
         let lead = id_of(&lead_user_id, "user")?;
         let workers = worker_ids
@@ -515,7 +509,7 @@ impl CaseworkMutation {
         input: HomeVisitInput,
     ) -> async_graphql::Result<HomeVisit> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         let input = VisitInput {
             visited_at_ms: input.visited_at.timestamp_millis(),
@@ -540,7 +534,7 @@ impl CaseworkMutation {
         #[graphql(default)] confidential: bool,
     ) -> async_graphql::Result<CaseNote> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         Ok(ctx
             .data::<CaseworkService>()?
@@ -558,7 +552,7 @@ impl CaseworkMutation {
         input: AssessCaseInput,
     ) -> async_graphql::Result<Assessment> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         let input = AssessmentInput {
             guardianship: input.guardianship,
@@ -589,7 +583,7 @@ impl CaseworkMutation {
         input: AddPlanItemInput,
     ) -> async_graphql::Result<PlanItem> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         let input = PlanItemInput {
             category: input.category,
@@ -613,7 +607,7 @@ impl CaseworkMutation {
         status: PlanItemStatus,
     ) -> async_graphql::Result<PlanItem> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = id_of(&id, "plan item")?;
         Ok(ctx
             .data::<CaseworkService>()?
@@ -630,7 +624,7 @@ impl CaseworkMutation {
         version: i64,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         Ok(Case(
             ctx.data::<CaseworkService>()?
@@ -647,7 +641,7 @@ impl CaseworkMutation {
         input: RecordPlacementInput,
     ) -> async_graphql::Result<Placement> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         let input = PlacementInput {
             kind: input.kind,
@@ -673,7 +667,7 @@ impl CaseworkMutation {
         summary: String,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         Ok(Case(
             ctx.data::<CaseworkService>()?
@@ -693,7 +687,7 @@ impl CaseworkMutation {
         comment: Option<String>,
     ) -> async_graphql::Result<Case> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = id_of(&case_id, "case")?;
         Ok(Case(
             ctx.data::<CaseworkService>()?
@@ -709,7 +703,7 @@ impl CaseworkMutation {
         input: DeadlineSettingsInput,
     ) -> async_graphql::Result<DeadlineSettings> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let minutes = |m: i64| m.saturating_mul(60_000);
         let settings = Settings {
             emergency_ack_ms: minutes(input.emergency_ack_minutes),
@@ -730,7 +724,7 @@ impl CaseworkMutation {
     /// were escalated. Needs `report:triage`, district-wide.
     async fn escalate_overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         Ok(ctx
             .data::<CaseworkService>()?
             .escalate_overdue(who, &actor)

@@ -1,15 +1,5 @@
 //! Database rows of the extensions module (migration `m0008_plugins`).
 
-macro_rules! tenant_scoped {
-    () => {
-        impl shouhu_kernel::TenantScoped for Entity {
-            fn tenant_column() -> Column {
-                Column::TenantId
-            }
-        }
-    };
-}
-
 pub mod plugin_epoch {
     //! A district's plugin epoch: bumped with every activation, rollback or
     //! disabling, and polled by every server process.
@@ -27,7 +17,7 @@ pub mod plugin_epoch {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod plugin {
@@ -52,7 +42,7 @@ pub mod plugin {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod plugin_version {
@@ -80,7 +70,7 @@ pub mod plugin_version {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod plugin_active {
@@ -104,7 +94,7 @@ pub mod plugin_active {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod plugin_grant {
@@ -127,7 +117,7 @@ pub mod plugin_grant {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod plugin_call {
@@ -161,5 +151,5 @@ pub mod plugin_call {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }

@@ -20,7 +20,7 @@ use shouhu_plugins::{Kind, ABI_VERSION};
 use shouhu_policies::PermissionSet;
 use uuid::Uuid;
 
-use crate::entity::{plugin_grant, plugin_version};
+use crate::entity::plugin_grant;
 use crate::service::{ActivePlugin, ExtensionService};
 
 /// Runs a manifest's input query as a plugin: the server implements it with
@@ -104,20 +104,12 @@ impl ExtensionService {
         input.extend(invocation.input);
         input.insert("data".into(), data);
 
-        let tx = self.db.read(who.tenant).await?;
-        let version = tx
-            .select::<plugin_version::Entity>()
-            .filter(plugin_version::Column::Id.eq(plugin.version_id))
-            .one(tx.conn())
-            .await?
-            .ok_or_else(|| ApiError::internal("an active plugin version is missing"))?;
-        drop(tx);
         let label = format!("{}@{}", plugin.slug, plugin.version);
         let record = self
             .call_and_record(
                 who,
                 actor,
-                &version,
+                (plugin.plugin_id, plugin.version_id),
                 &plugin.manifest,
                 plugin.compiled.clone(),
                 label,

@@ -324,7 +324,15 @@ impl ExtensionService {
             .map_err(from_plugin)?;
         let label = format!("{}@{}", manifest.id, manifest.version);
         self.call_and_record(
-            who, actor, &version, &manifest, compiled, label, input, "dry_run", None,
+            who,
+            actor,
+            (version.plugin_id, version.id),
+            &manifest,
+            compiled,
+            label,
+            input,
+            "dry_run",
+            None,
         )
         .await
     }
@@ -336,7 +344,7 @@ impl ExtensionService {
         &self,
         who: &Principal,
         actor: &Actor,
-        version: &plugin_version::Model,
+        (plugin_id, version_id): (Uuid, Uuid),
         manifest: &Manifest,
         compiled: Arc<CompiledPlugin>,
         label: String,
@@ -372,8 +380,8 @@ impl ExtensionService {
             .insert(plugin_call::ActiveModel {
                 tenant_id: Set(who.tenant.0),
                 id: Set(new_id()),
-                plugin_id: Set(version.plugin_id),
-                version_id: Set(version.id),
+                plugin_id: Set(plugin_id),
+                version_id: Set(version_id),
                 purpose: Set(purpose.to_owned()),
                 caller_kind: Set(who.actor_kind.as_str().to_owned()),
                 caller_id: Set(who.actor_id),
@@ -391,8 +399,8 @@ impl ExtensionService {
                 &tx,
                 actor,
                 AuditEntry::ok("plugin.call", "plugin_call", row.id).with_detail(json!({
-                    "plugin": version.plugin_id,
-                    "version": version.id,
+                    "plugin": plugin_id,
+                    "version": version_id,
                     "purpose": purpose,
                     "error": row.error_code,
                 })),

@@ -1,15 +1,5 @@
 //! Database rows of the identity module.
 
-macro_rules! tenant_scoped {
-    () => {
-        impl shouhu_kernel::TenantScoped for Entity {
-            fn tenant_column() -> Column {
-                Column::TenantId
-            }
-        }
-    };
-}
-
 pub mod role {
     //! A role of one district: built-in (permissions from `policies/`) or
     //! custom (permissions in `role_permissions`).
@@ -32,7 +22,7 @@ pub mod role {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod role_permission {
@@ -54,7 +44,7 @@ pub mod role_permission {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod user {
@@ -83,7 +73,7 @@ pub mod user {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod user_role {
@@ -105,7 +95,7 @@ pub mod user_role {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod session {
@@ -129,7 +119,7 @@ pub mod session {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod api_key {
@@ -158,7 +148,7 @@ pub mod api_key {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod operator {

@@ -303,6 +303,19 @@ pub trait TenantScoped: EntityTrait {
     fn tenant_column() -> Self::Column;
 }
 
+/// Declares, inside a sea-orm entity module whose table has a `tenant_id`
+/// column, that the entity is tenant-scoped: `shouhu_kernel::tenant_scoped!();`.
+#[macro_export]
+macro_rules! tenant_scoped {
+    () => {
+        impl $crate::TenantScoped for Entity {
+            fn tenant_column() -> Column {
+                Column::TenantId
+            }
+        }
+    };
+}
+
 impl ScopedTx {
     pub fn tenant(&self) -> TenantId {
         self.tenant

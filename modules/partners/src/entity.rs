@@ -1,15 +1,5 @@
 //! Database rows of the caring-family pool (`m0009_partners`).
 
-macro_rules! tenant_scoped {
-    () => {
-        impl shouhu_kernel::TenantScoped for Entity {
-            fn tenant_column() -> Column {
-                Column::TenantId
-            }
-        }
-    };
-}
-
 pub mod caring_family {
     //! One household of the reserve pool.
     use sea_orm::entity::prelude::*;
@@ -47,7 +37,7 @@ pub mod caring_family {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod family_vetting {
@@ -76,7 +66,7 @@ pub mod family_vetting {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod family_offer {
@@ -101,7 +91,7 @@ pub mod family_offer {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod family_placement {
@@ -132,5 +122,5 @@ pub mod family_placement {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }

@@ -9,7 +9,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use shouhu_audit::Actor;
 use shouhu_kernel::clock::ms_to_datetime;
-use shouhu_kernel::context::{principal, request_ctx};
+use shouhu_kernel::context::principal;
 use shouhu_kernel::ids::parse_id;
 use shouhu_kernel::paging::{decode_cursor, encode_cursor, page_size};
 use shouhu_kernel::ApiError;
@@ -19,11 +19,6 @@ use crate::entity::{caring_family, family_placement, family_vetting};
 use crate::model::{split_codes, FamilySex, VettingStatus};
 use crate::service::{FamilyFilter, FamilyInput, FamilyPatch, MatchOutcome, RankedFamily};
 use crate::PartnersService;
-
-fn actor(ctx: &Context<'_>) -> Result<Actor, ApiError> {
-    let rc = request_ctx(ctx)?;
-    Ok(Actor::of(rc.principal()?, &rc.request_id))
-}
 
 fn uuid_of(raw: &ID, what: &str) -> Result<Uuid, ApiError> {
     parse_id(raw, what)
@@ -373,7 +368,7 @@ impl PartnersMutation {
         input: CreateCaringFamilyInput,
     ) -> async_graphql::Result<CaringFamily> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let input = FamilyInput {
             name: input.name,
             org_unit_id: uuid_of(&input.org_unit_id, "org unit")?,
@@ -403,7 +398,7 @@ impl PartnersMutation {
         input: UpdateCaringFamilyInput,
     ) -> async_graphql::Result<CaringFamily> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = uuid_of(&id, "caring family")?;
         let patch = FamilyPatch {
             version: input.version,
@@ -441,7 +436,7 @@ impl PartnersMutation {
         reason: Option<String>,
     ) -> async_graphql::Result<CaringFamily> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let id = uuid_of(&id, "caring family")?;
         Ok(CaringFamily(
             ctx.data::<PartnersService>()?
@@ -462,7 +457,7 @@ impl PartnersMutation {
         #[graphql(default)] languages: Vec<String>,
     ) -> async_graphql::Result<MatchResult> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = uuid_of(&case_id, "case")?;
         Ok(ctx
             .data::<PartnersService>()?
@@ -484,7 +479,7 @@ impl PartnersMutation {
         reason: Option<String>,
     ) -> async_graphql::Result<FamilyPlacement> {
         let who = principal(ctx)?;
-        let actor = actor(ctx)?;
+        let actor = Actor::of_request(ctx)?;
         let case_id = uuid_of(&case_id, "case")?;
         let family_id = uuid_of(&family_id, "caring family")?;
         let call_id = Uuid::parse_str(call_id.as_str())

@@ -1,15 +1,5 @@
 //! Database rows of the registry.
 
-macro_rules! tenant_scoped {
-    () => {
-        impl shouhu_kernel::TenantScoped for Entity {
-            fn tenant_column() -> Column {
-                Column::TenantId
-            }
-        }
-    };
-}
-
 pub mod household {
     //! A household: siblings living together, in one community or village.
     use sea_orm::entity::prelude::*;
@@ -30,7 +20,7 @@ pub mod household {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod minor {
@@ -73,7 +63,7 @@ pub mod minor {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod guardian {
@@ -99,7 +89,7 @@ pub mod guardian {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod minor_category {
@@ -124,7 +114,7 @@ pub mod minor_category {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }
 
 pub mod minor_history {
@@ -153,5 +143,5 @@ pub mod minor_history {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-    tenant_scoped!();
+    shouhu_kernel::tenant_scoped!();
 }

@@ -6,12 +6,13 @@ use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use shouhu_kernel::context::principal;
 
-use super::{actor, at};
+use super::at;
 use crate::entity::{
     assessment, case, case_event, case_note, home_visit, notification, placement, plan_item, report,
 };
 use crate::model::*;
 use crate::CaseworkService;
+use shouhu_audit::Actor;
 
 fn id(u: uuid::Uuid) -> ID {
     ID(u.to_string())
@@ -114,7 +115,7 @@ impl Report {
         let who = principal(ctx)?;
         let row = ctx
             .data::<CaseworkService>()?
-            .reporter_of(who, &actor(ctx)?, self.0.id)
+            .reporter_of(who, &Actor::of_request(ctx)?, self.0.id)
             .await?;
         Ok(ReporterIdentity {
             user_id: row.reporter_user_id.map(id),
