@@ -60,7 +60,7 @@ fn tenant_entities() -> Vec<String> {
                 current = rest.split_whitespace().next().map(str::to_owned);
             }
             let scoped = line.contains("impl shouhu_kernel::TenantScoped for Entity")
-                || line.trim() == "tenant_scoped!();";
+                || line.trim() == "shouhu_kernel::tenant_scoped!();";
             if let (true, Some(name)) = (scoped, &current) {
                 if !names.contains(name) {
                     names.push(name.clone());
