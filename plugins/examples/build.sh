@@ -59,6 +59,11 @@ echo "== c-eligibility"
     -o "$out/c-eligibility.wasm"
 echo "   $out/c-eligibility.wasm ($(wc -c <"$out/c-eligibility.wasm") bytes)"
 
+echo "== c-eligibility-abi2"
+"$cc" "${c_flags[@]}" -Wl,--strip-debug \
+    "$here/c-eligibility-abi2/eligibility.c" -o "$out/c-eligibility-abi2.wasm"
+echo "   $out/c-eligibility-abi2.wasm ($(wc -c <"$out/c-eligibility-abi2.wasm") bytes)"
+
 echo "== as-matcher"
 # From its own folder: asconfig.json's paths are relative to it.
 (cd "$here/as-matcher" && "$asc" assembly/index.ts --config asconfig.json --target release)

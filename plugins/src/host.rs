@@ -20,7 +20,7 @@ use wasmtime::{
 
 use crate::schema::{self, Direction};
 use crate::wasi::{self, Exit, OutputTooLarge};
-use crate::{Kind, Limits, Manifest, PluginError};
+use crate::{eligibility, Kind, Limits, Manifest, PluginError};
 
 /// The largest module accepted.
 pub const MAX_MODULE_BYTES: usize = 1 << 20;
@@ -159,6 +159,23 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
+/// A call's stdout before any ABI reads it.
+struct RawOutcome {
+    stdout: Vec<u8>,
+    log: String,
+    fuel_used: u64,
+    duration: Duration,
+}
+
+/// What one successful `assistance-eligibility` call decided.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub decisions: eligibility::Decisions,
+    pub log: String,
+    pub fuel_used: u64,
+    pub duration: Duration,
+}
+
 struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
@@ -280,6 +297,28 @@ impl PluginHost {
         input: &[u8],
         limits: &Limits,
     ) -> Result<Outcome, PluginError> {
+        let raw = self.run_raw(plugin, input, limits)?;
+        if raw.stdout.is_empty() {
+            return Err(PluginError::BadOutput("the plugin wrote nothing".into()));
+        }
+        let output: Value = serde_json::from_slice(&raw.stdout)
+            .map_err(|e| PluginError::BadOutput(format!("not one JSON document: {e}")))?;
+        Ok(Outcome {
+            output,
+            log: raw.log,
+            fuel_used: raw.fuel_used,
+            duration: raw.duration,
+        })
+    }
+
+    /// Runs a module once on the calling thread and returns its stdout as
+    /// it wrote it, whatever the ABI.
+    fn run_raw(
+        &self,
+        plugin: &CompiledPlugin,
+        input: &[u8],
+        limits: &Limits,
+    ) -> Result<RawOutcome, PluginError> {
         limits.check()?;
         if input.len() > limits.max_input_bytes {
             return Err(PluginError::InputTooLarge {
@@ -321,15 +360,9 @@ impl PluginHost {
         if let Err(err) = result {
             classify(&err, &state, limits)?;
         }
-        let log = String::from_utf8_lossy(&state.stderr).into_owned();
-        if state.stdout.is_empty() {
-            return Err(PluginError::BadOutput("the plugin wrote nothing".into()));
-        }
-        let output: Value = serde_json::from_slice(&state.stdout)
-            .map_err(|e| PluginError::BadOutput(format!("not one JSON document: {e}")))?;
-        Ok(Outcome {
-            output,
-            log,
+        Ok(RawOutcome {
+            stdout: state.stdout,
+            log: String::from_utf8_lossy(&state.stderr).into_owned(),
             fuel_used,
             duration: started.elapsed(),
         })
@@ -359,42 +392,135 @@ impl PluginHost {
                     .map_err(PluginError::BadOutput)?;
                 Ok(outcome)
             });
-        match &result {
-            Ok(outcome) => tracing::debug!(
-                plugin = label,
-                fuel = outcome.fuel_used,
-                duration_us = outcome.duration.as_micros() as u64,
-                "plugin call"
-            ),
-            Err(err) => tracing::info!(
-                plugin = label,
-                error.code = err.code(),
-                error.message = %err,
-                "plugin call failed"
-            ),
-        }
+        log_call(label, result.as_ref().map(|o| (o.fuel_used, o.duration)));
         result
     }
 
-    /// [`Self::invoke`] on the blocking pool, at most
+    /// Runs a plugin on an input document in ABI 1's JSON shape, whatever
+    /// ABI its manifest speaks, and answers in that shape: how a dry run
+    /// and `shouhu plugin run` treat every plugin alike. An ABI 2 plugin
+    /// gets the document's minors as records, and its decisions come back
+    /// as ABI 1 JSON.
+    pub fn invoke_json(
+        &self,
+        label: &str,
+        manifest: &Manifest,
+        plugin: &CompiledPlugin,
+        input: &Value,
+    ) -> Result<Outcome, PluginError> {
+        if manifest.abi == 1 {
+            return self.invoke(label, manifest.kind, plugin, input, &manifest.limits);
+        }
+        // The document may say either ABI: it is ABI 1's shape either way.
+        let mut doc = input.clone();
+        if doc["abi"] == 2 {
+            doc["abi"] = Value::from(1);
+        }
+        schema::check(manifest.kind, Direction::Input, &doc).map_err(PluginError::BadInput)?;
+        let (header, minors) = eligibility::split_input(&doc);
+        let bytes = eligibility::write_input(manifest.abi, header, &minors)?;
+        let ids: Vec<&str> = minors.iter().map(|m| m.id.as_str()).collect();
+        let decided = self.decide(label, manifest, plugin, &bytes, &ids)?;
+        Ok(Outcome {
+            output: decided.decisions.to_json(&ids),
+            log: decided.log,
+            fuel_used: decided.fuel_used,
+            duration: decided.duration,
+        })
+    }
+
+    /// Runs an `assistance-eligibility` plugin on `input`, written by
+    /// [`eligibility::write_input`] for the minors `ids` in the ABI its
+    /// manifest speaks; the answer must hold one decision per minor.
+    pub fn decide<S: AsRef<str>>(
+        &self,
+        label: &str,
+        manifest: &Manifest,
+        plugin: &CompiledPlugin,
+        input: &[u8],
+        ids: &[S],
+    ) -> Result<Decided, PluginError> {
+        let result = self.decide_unlogged(manifest, plugin, input, ids);
+        log_call(label, result.as_ref().map(|d| (d.fuel_used, d.duration)));
+        result
+    }
+
+    fn decide_unlogged<S: AsRef<str>>(
+        &self,
+        manifest: &Manifest,
+        plugin: &CompiledPlugin,
+        input: &[u8],
+        ids: &[S],
+    ) -> Result<Decided, PluginError> {
+        let kind = Kind::AssistanceEligibility;
+        if manifest.kind != kind {
+            return Err(PluginError::Host(format!(
+                "{} serves {}, not {}",
+                manifest.id,
+                manifest.kind.as_str(),
+                kind.as_str()
+            )));
+        }
+        if manifest.abi == 1 {
+            let outcome = self.run(plugin, input, &manifest.limits)?;
+            schema::check(kind, Direction::Output, &outcome.output)
+                .map_err(PluginError::BadOutput)?;
+            return Ok(Decided {
+                decisions: eligibility::Decisions::from_json(&outcome.output, ids)?,
+                log: outcome.log,
+                fuel_used: outcome.fuel_used,
+                duration: outcome.duration,
+            });
+        }
+        let raw = self.run_raw(plugin, input, &manifest.limits)?;
+        Ok(Decided {
+            decisions: eligibility::decode(&raw.stdout, ids.len())?,
+            log: raw.log,
+            fuel_used: raw.fuel_used,
+            duration: raw.duration,
+        })
+    }
+
+    /// [`Self::invoke_json`] on the blocking pool, at most
     /// [`HostConfig::max_concurrent_calls`] at a time, so that no async
     /// worker ever waits on WebAssembly.
     pub async fn invoke_blocking(
         &self,
         label: String,
-        kind: Kind,
+        manifest: Manifest,
         plugin: Arc<CompiledPlugin>,
         input: Value,
-        limits: Limits,
     ) -> Result<Outcome, PluginError> {
+        let host = self.clone();
+        self.blocking(move || host.invoke_json(&label, &manifest, &plugin, &input))
+            .await
+    }
+
+    /// [`Self::decide`] on the blocking pool, as [`Self::invoke_blocking`].
+    pub async fn decide_blocking(
+        &self,
+        label: String,
+        manifest: Manifest,
+        plugin: Arc<CompiledPlugin>,
+        input: Arc<Vec<u8>>,
+        ids: Arc<Vec<String>>,
+    ) -> Result<Decided, PluginError> {
+        let host = self.clone();
+        self.blocking(move || host.decide(&label, &manifest, &plugin, &input, &ids))
+            .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> Result<T, PluginError> + Send + 'static,
+    ) -> Result<T, PluginError> {
         let _permit = self
             .inner
             .calls
             .acquire()
             .await
             .map_err(|e| PluginError::Host(e.to_string()))?;
-        let host = self.clone();
-        tokio::task::spawn_blocking(move || host.invoke(&label, kind, &plugin, &input, &limits))
+        tokio::task::spawn_blocking(call)
             .await
             .map_err(|e| PluginError::Host(format!("the plugin task failed: {e}")))?
     }
@@ -413,6 +539,24 @@ impl PluginHost {
         tokio::task::spawn_blocking(move || host.prepare(&bytes))
             .await
             .map_err(|e| PluginError::Host(format!("the compile task failed: {e}")))?
+    }
+}
+
+/// The one log line of a call: DEBUG when it answered, INFO when it failed.
+fn log_call(label: &str, result: Result<(u64, Duration), &PluginError>) {
+    match result {
+        Ok((fuel, duration)) => tracing::debug!(
+            plugin = label,
+            fuel,
+            duration_us = duration.as_micros() as u64,
+            "plugin call"
+        ),
+        Err(err) => tracing::info!(
+            plugin = label,
+            error.code = err.code(),
+            error.message = %err,
+            "plugin call failed"
+        ),
     }
 }
 

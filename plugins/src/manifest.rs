@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::PluginError;
 
-/// The only ABI this host speaks: a WASI preview 1 command that reads one
-/// JSON document on stdin and writes one on stdout.
-pub const ABI_VERSION: u32 = 1;
+/// The ABIs this host speaks. Both are WASI preview 1 commands: ABI 1
+/// reads one JSON document on stdin and writes one on stdout, for every
+/// extension point; ABI 2 carries the minors and decisions of
+/// `assistance-eligibility` as fixed-size records (see [`crate::eligibility`]).
+pub const ABI_VERSIONS: [u32; 2] = [1, 2];
 
 /// The extension points a plugin can serve.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -195,10 +197,16 @@ impl Manifest {
                 self.version
             )));
         }
-        if self.abi != ABI_VERSION {
+        if !ABI_VERSIONS.contains(&self.abi) {
             return Err(PluginError::invalid(format_args!(
-                "manifest: abi {} is not supported; this host speaks abi {ABI_VERSION}",
+                "manifest: abi {} is not supported; this host speaks abi 1 and 2",
                 self.abi
+            )));
+        }
+        if self.abi == 2 && self.kind != Kind::AssistanceEligibility {
+            return Err(PluginError::invalid(format_args!(
+                "manifest: abi 2 serves assistance-eligibility only; {} speaks abi 1",
+                self.kind.as_str()
             )));
         }
         if self.description.chars().count() > 500 {
@@ -273,6 +281,8 @@ memory_mib = 16
         assert_eq!(from_toml.limits.fuel, 1_000_000);
         // A limit the manifest leaves out takes its default.
         assert_eq!(from_toml.limits.timeout_ms, Limits::default().timeout_ms);
+        let abi2 = Manifest::parse(&TOML.replace("abi = 1", "abi = 2")).unwrap();
+        assert_eq!(abi2.abi, 2);
     }
 
     #[test]
@@ -280,7 +290,12 @@ memory_mib = 16
         let cases = [
             (TOML.replace("education-grant", "Education Grant"), "id"),
             (TOML.replace("1.2.0", "1.2"), "version"),
-            (TOML.replace("abi = 1", "abi = 2"), "abi 2"),
+            (TOML.replace("abi = 1", "abi = 3"), "abi 3"),
+            (
+                TOML.replace("abi = 1", "abi = 2")
+                    .replace("assistance-eligibility", "family-matching"),
+                "abi 2 serves assistance-eligibility only",
+            ),
             (
                 TOML.replace("assistance-eligibility", "weather"),
                 "unknown variant",

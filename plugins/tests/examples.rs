@@ -224,6 +224,123 @@ fn the_c_plugin_decides_a_batch_of_a_thousand_within_its_limits() {
     );
 }
 
+fn c_eligibility_abi2() -> Option<Plugin> {
+    let module = built("c-eligibility-abi2")?;
+    let plugin = Plugin::new(module, "examples/c-eligibility-abi2/manifest.toml");
+    assert_eq!(plugin.manifest.abi, 2);
+    Some(plugin)
+}
+
+impl Plugin {
+    /// Runs the plugin on an ABI 1 document, whatever its ABI.
+    fn output_json(&self, input: &Value) -> Result<Value, shouhu_plugins::PluginError> {
+        let plugin = self.host.prepare(&self.module).unwrap();
+        self.host
+            .invoke_json(&self.manifest.id, &self.manifest, &plugin, input)
+            .map(|outcome| outcome.output)
+    }
+}
+
+#[test]
+fn the_abi2_c_plugin_decides_records_with_reasons_from_its_list() {
+    let Some(plugin) = c_eligibility_abi2() else {
+        return;
+    };
+    let output = plugin.output_json(&sample("c-eligibility-abi2")).unwrap();
+    let decisions = output["decisions"].as_array().unwrap();
+    let ids: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["minorId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["m1", "m2", "m3", "m4", "m5", "m6"]);
+    let eligible: Vec<bool> = decisions
+        .iter()
+        .map(|d| d["eligible"].as_bool().unwrap())
+        .collect();
+    assert_eq!(eligible, [true, false, true, false, false, true]);
+    assert_eq!(
+        decisions[0]["reasons"],
+        json!([
+            "age is within 6-17",
+            "has a difficulty category",
+            "orphan or de facto unsupported: no means test"
+        ])
+    );
+    assert!(reasons(&decisions[1]).contains("age is outside 6-17"));
+    assert!(reasons(&decisions[1]).contains("no difficulty category"));
+    assert!(reasons(&decisions[3]).contains("household is not on dibao"));
+    assert!(reasons(&decisions[4]).contains("age is unknown"));
+    // It proposes no benefit: the programme's own applies.
+    assert!(decisions.iter().all(|d| d.get("benefit").is_none()));
+    // The same minors through the JSON example: the same answers.
+    if let Some(json_plugin) = c_eligibility() {
+        let mut doc = sample("c-eligibility-abi2");
+        doc["abi"] = json!(1);
+        let theirs = json_plugin.output(&doc);
+        let theirs: Vec<bool> = theirs["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["eligible"].as_bool().unwrap())
+            .collect();
+        assert_eq!(theirs, eligible);
+    }
+}
+
+#[test]
+fn both_c_plugins_agree_on_a_thousand_minors() {
+    let (Some(records), Some(json_plugin)) = (c_eligibility_abi2(), c_eligibility()) else {
+        return;
+    };
+    let categories = shouhu_plugins::eligibility::CATEGORIES;
+    let statuses = [
+        json!("none"),
+        json!("dibao"),
+        json!("dibao_edge"),
+        json!("tekun"),
+        json!(null),
+    ];
+    let minors: Vec<Value> = (0..1000usize)
+        .map(|i| {
+            let cats: Vec<&str> = (0..i % 3).map(|k| categories[(i * 7 + k) % 9]).collect();
+            let age = if i % 17 == 0 {
+                Value::Null
+            } else {
+                json!(i % 20)
+            };
+            json!({"id": format!("m{i}"), "age": age, "sex": "female", "categories": cats,
+                   "economicStatus": statuses[i % 5], "disabilityGrade": null})
+        })
+        .collect();
+    let doc = json!({"abi": 1, "kind": "assistance-eligibility", "asOf": "2026-12-04",
+                     "programme": {"id": "p1"}, "minors": minors, "data": null});
+    let eligible = |output: &Value| -> Vec<bool> {
+        output["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["eligible"].as_bool().unwrap())
+            .collect()
+    };
+    let a = eligible(&records.output_json(&doc).unwrap());
+    let b = eligible(&json_plugin.output(&doc));
+    assert_eq!(a, b);
+    assert!(a.iter().any(|e| *e) && a.iter().any(|e| !*e));
+}
+
+#[test]
+fn the_abi2_host_refuses_what_records_cannot_carry() {
+    let Some(plugin) = c_eligibility_abi2() else {
+        return;
+    };
+    // A category ABI 2 has no bit for is the caller's error, by field.
+    let mut doc = sample("c-eligibility-abi2");
+    doc["minors"][3]["categories"] = json!(["left_behind"]);
+    let err = plugin.output_json(&doc).unwrap_err();
+    assert_eq!(err.code(), "BAD_USER_INPUT");
+    assert!(err.to_string().contains("minors[3].categories"), "{err}");
+}
+
 /// The sample family-matching input, and what a correct matcher ranks.
 fn check_matcher(plugin: &Plugin) {
     let output = plugin.output(&sample("as-matcher"));

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shouhu_plugins::{HostConfig, Kind, Limits, PluginError, PluginHost};
+use shouhu_plugins::{HostConfig, Kind, Limits, Manifest, PluginError, PluginHost};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}.wat", env!("CARGO_MANIFEST_DIR"));
@@ -281,14 +281,24 @@ async fn hostile_calls_on_the_blocking_pool_leave_async_workers_free() {
         timeout_ms: 300,
         ..Limits::default()
     };
+    let manifest = Manifest {
+        id: "loop".into(),
+        version: "1.0.0".into(),
+        kind: Kind::FamilyMatching,
+        abi: 1,
+        description: String::new(),
+        input: Default::default(),
+        limits,
+    };
     let input = json!({"abi": 1, "kind": "family-matching", "child": {}, "candidates": []});
     let calls: Vec<_> = (0..2)
         .map(|_| {
             let host = host.clone();
             let looping = looping.clone();
             let input = input.clone();
+            let manifest = manifest.clone();
             tokio::spawn(async move {
-                host.invoke_blocking("loop".into(), Kind::FamilyMatching, looping, input, limits)
+                host.invoke_blocking("loop".into(), manifest, looping, input)
                     .await
             })
         })
@@ -300,5 +310,40 @@ async fn hostile_calls_on_the_blocking_pool_leave_async_workers_free() {
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
         assert_eq!(err.code(), "PLUGIN_TIMEOUT");
+    }
+}
+
+/// An ABI 2 plugin that answers with its own input (the echo fixture):
+/// a well-formed frame whose header is not an answer's, refused as bad
+/// output; and one that answers nothing.
+#[test]
+fn abi2_answers_that_are_not_decisions_are_bad_output() {
+    let host = host();
+    let manifest = Manifest {
+        id: "echo".into(),
+        version: "1.0.0".into(),
+        kind: Kind::AssistanceEligibility,
+        abi: 2,
+        description: String::new(),
+        input: Default::default(),
+        limits: Limits::default(),
+    };
+    let minors = vec![shouhu_plugins::eligibility::Minor {
+        id: "m1".into(),
+        age: Some(7),
+        ..Default::default()
+    }];
+    let input =
+        shouhu_plugins::eligibility::write_input(2, serde_json::Map::new(), &minors).unwrap();
+    for (fixture_name, expected) in [
+        ("echo", "the header is not the expected JSON"),
+        ("empty", "ends inside the header length"),
+    ] {
+        let plugin = host.prepare(&fixture(fixture_name)).unwrap();
+        let err = host
+            .decide(fixture_name, &manifest, &plugin, &input, &["m1"])
+            .unwrap_err();
+        assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT", "{fixture_name}");
+        assert!(err.to_string().contains(expected), "{fixture_name}: {err}");
     }
 }

@@ -89,7 +89,7 @@ fn run_blocking(action: PluginAction) -> Result<(), ServerError> {
             let plugin = host.prepare(&bytes).map_err(refused)?;
             let label = format!("{}@{}", manifest.id, manifest.version);
             let outcome = host
-                .invoke(&label, manifest.kind, &plugin, &input, &manifest.limits)
+                .invoke_json(&label, &manifest, &plugin, &input)
                 .map_err(refused)?;
             let pretty = serde_json::to_string_pretty(&outcome.output)
                 .map_err(|e| ServerError::Usage(e.to_string()))?;

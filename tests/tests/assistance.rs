@@ -324,6 +324,117 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
     }
 }
 
+/// The same rule as JSON (ABI 1, version 1.0.0) and as records (ABI 2,
+/// version 2.0.0 of the same plugin): a district upgrades its grant to the
+/// records version and screens the same children eligible, with the
+/// reasons from the records plugin's list and the programme's own benefit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_records_version_of_the_grant_screens_as_the_json_one() {
+    let (Some((json_module, json_manifest)), Some((records, records_manifest))) = (
+        example_plugin("c-eligibility.wasm", "c-eligibility/manifest.toml"),
+        example_plugin(
+            "c-eligibility-abi2.wasm",
+            "c-eligibility-abi2/manifest.toml",
+        ),
+    ) else {
+        return;
+    };
+    let candidates = |screened: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = screened["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| id(&c["minorId"]))
+            .collect();
+        ids.sort();
+        ids
+    };
+    for server in TestServer::all().await {
+        let kind = server.kind();
+        server.populate("wuzhong", 1500, 5).await;
+        let admin = server.login("wuzhong", "admin").await;
+        let (plugin, _) = server
+            .install_plugin(&admin, &json_module, &json_manifest)
+            .await;
+        let created = server
+            .gql(
+                Some(&admin),
+                CREATE,
+                json!({"input": programme("助学金", Some(&plugin), 100_000_000)}),
+            )
+            .await;
+        let programme_id = id(&created.data()["createProgramme"]["id"]);
+        let screen = || {
+            server.gql(
+                Some(&admin),
+                SCREEN,
+                json!({"p": programme_id, "limit": 1000}),
+            )
+        };
+        let as_json = screen().await.data()["screenProgramme"].clone();
+
+        let (same_plugin, _) = server
+            .install_plugin(&admin, &records, &records_manifest)
+            .await;
+        assert_eq!(
+            same_plugin, plugin,
+            "{kind}: a new version of the same plugin"
+        );
+        let as_records = screen().await.data()["screenProgramme"].clone();
+        assert_eq!(as_records["evaluated"], as_json["evaluated"], "{kind}");
+        assert_eq!(as_records["eligible"], as_json["eligible"], "{kind}");
+        assert!(
+            as_records["eligible"].as_u64().unwrap() > 0,
+            "{kind}: {as_records}"
+        );
+        assert_eq!(candidates(&as_records), candidates(&as_json), "{kind}");
+        let first = &as_records["candidates"][0];
+        assert_eq!(first["reasons"][0], "age is within 6-17", "{kind}: {first}");
+        assert_eq!(first["benefit"], Value::Null, "{kind}: {first}");
+
+        // The call's record keeps the decisions in ABI 1's shape.
+        let calls = server
+            .gql(
+                Some(&admin),
+                "query($p: ID!) { pluginCalls(pluginId: $p) { id output } }",
+                json!({"p": plugin}),
+            )
+            .await;
+        let calls = calls.data()["pluginCalls"].clone();
+        let record = calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == first["callId"])
+            .expect("the deciding call is recorded")
+            .clone();
+        let decided = record["output"]["decisions"].as_array().unwrap();
+        assert!(
+            decided
+                .iter()
+                .any(|d| d["minorId"] == first["minorId"] && d["eligible"] == true),
+            "{kind}: {record}"
+        );
+
+        // Proposed with no benefit of the plugin's own: the programme's.
+        let caseworker = server.login("wuzhong", "centre").await;
+        let proposed = server
+            .gql(
+                Some(&caseworker),
+                PROPOSE,
+                json!({"p": programme_id, "m": first["minorId"]}),
+            )
+            .await;
+        let proposed = proposed.data()["proposeEnrolment"].clone();
+        assert_eq!(proposed["status"], "PROPOSED", "{kind}");
+        assert_eq!(
+            proposed["benefit"],
+            json!({"amountCents": 60000, "period": "QUARTER"}),
+            "{kind}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn programmes_are_checked_and_plugins_must_decide_every_child() {
     for server in TestServer::all().await {

@@ -16,12 +16,13 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::{Map, Value};
 use shouhu_audit::Actor;
 use shouhu_kernel::{ApiError, Principal, TenantId};
-use shouhu_plugins::{Kind, ABI_VERSION};
+use shouhu_plugins::eligibility::{Decisions, Minor};
+use shouhu_plugins::Kind;
 use shouhu_policies::PermissionSet;
 use uuid::Uuid;
 
 use crate::entity::plugin_grant;
-use crate::service::{ActivePlugin, ExtensionService};
+use crate::service::{ActivePlugin, CallInput, ExtensionService};
 
 /// Runs a manifest's input query as a plugin: the server implements it with
 /// its GraphQL schema, because only the server holds the whole schema.
@@ -62,6 +63,9 @@ pub struct Invocation {
     /// The extension point's part of the input; the host adds `abi`,
     /// `kind` and `data`.
     pub input: Map<String, Value>,
+    /// The minors an `assistance-eligibility` call decides on (empty for
+    /// other extension points), passed in the ABI the plugin speaks.
+    pub minors: Vec<Minor>,
     /// Values of the variables the extension point provides to input
     /// queries; only those the manifest declares are passed on.
     pub variables: Map<String, Value>,
@@ -79,8 +83,11 @@ pub struct Invoked {
     pub version_id: Uuid,
     pub slug: String,
     pub version: String,
-    /// The plugin's answer, checked against the extension point's schema.
+    /// The plugin's answer, checked against the extension point's schema;
+    /// `null` for an eligibility call, whose answer is `decisions`.
     pub output: Value,
+    /// An eligibility call's decisions, in the order of its minors.
+    pub decisions: Option<Decisions>,
     pub fuel: u64,
     pub duration_us: i64,
 }
@@ -98,11 +105,20 @@ impl ExtensionService {
     ) -> Result<Invoked, ApiError> {
         let plugin = self.choose(who.tenant, &invocation).await?;
         let data = self.input_data(who, &plugin, &invocation).await?;
-        let mut input = Map::with_capacity(invocation.input.len() + 3);
-        input.insert("abi".into(), Value::from(ABI_VERSION));
-        input.insert("kind".into(), Value::from(invocation.kind.as_str()));
-        input.extend(invocation.input);
-        input.insert("data".into(), data);
+        let mut header = invocation.input;
+        header.insert("data".into(), data);
+        let input = if invocation.kind == Kind::AssistanceEligibility {
+            CallInput::Eligibility {
+                header,
+                minors: invocation.minors,
+            }
+        } else {
+            let mut input = Map::with_capacity(header.len() + 2);
+            input.insert("abi".into(), Value::from(plugin.manifest.abi));
+            input.insert("kind".into(), Value::from(invocation.kind.as_str()));
+            input.extend(header);
+            CallInput::Json(Value::Object(input))
+        };
 
         let label = format!("{}@{}", plugin.slug, plugin.version);
         let record = self
@@ -113,7 +129,7 @@ impl ExtensionService {
                 &plugin.manifest,
                 plugin.compiled.clone(),
                 label,
-                Value::Object(input),
+                input,
                 invocation.purpose,
                 invocation.subject,
             )
@@ -125,6 +141,7 @@ impl ExtensionService {
             slug: plugin.slug,
             version: plugin.version,
             output: record.output,
+            decisions: record.decisions,
             fuel: u64::try_from(record.row.fuel).unwrap_or(0),
             duration_us: record.row.duration_us,
         })

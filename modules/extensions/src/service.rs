@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use shouhu_audit::{Actor, AuditEntry, AuditService};
 use shouhu_kernel::clock::SharedClock;
 use shouhu_kernel::ids::new_id;
 use shouhu_kernel::{ActorKind, ApiError, Db, Principal, ScopedTx, TenantId};
+use shouhu_plugins::eligibility::{self, Decisions, Minor};
 use shouhu_plugins::{parse_version, CompiledPlugin, Kind, Manifest, PluginHost, MAX_MODULE_BYTES};
 use shouhu_policies::Permission;
 use uuid::Uuid;
@@ -64,8 +65,31 @@ pub struct PluginView {
 pub struct CallRecord {
     pub row: plugin_call::Model,
     pub log: String,
-    /// The plugin's answer, as checked against its extension point's schema.
+    /// The plugin's answer, as checked against its extension point's
+    /// schema; `null` for an eligibility call, whose answer is `decisions`
+    /// (and, in ABI 1's shape, the record's `output`).
     pub output: Value,
+    /// An eligibility call's decisions, in the order of its minors.
+    pub decisions: Option<Decisions>,
+}
+
+/// A call's answer as its record keeps it: a JSON document, or an
+/// eligibility call's decisions already written as JSON text.
+enum Output {
+    Json(Value),
+    Text(String),
+}
+
+/// What a call hands to a plugin.
+pub(crate) enum CallInput {
+    /// A whole input document in ABI 1's shape.
+    Json(Value),
+    /// An eligibility call's context (`asOf`, `programme`, `data`) and its
+    /// minors, written in whichever ABI the plugin speaks.
+    Eligibility {
+        header: Map<String, Value>,
+        minors: Vec<Minor>,
+    },
 }
 
 /// A district's active plugin of one extension point, compiled.
@@ -330,7 +354,7 @@ impl ExtensionService {
             &manifest,
             compiled,
             label,
-            input,
+            CallInput::Json(input),
             "dry_run",
             None,
         )
@@ -348,33 +372,70 @@ impl ExtensionService {
         manifest: &Manifest,
         compiled: Arc<CompiledPlugin>,
         label: String,
-        input: Value,
+        input: CallInput,
         purpose: &str,
         subject: Option<Uuid>,
     ) -> Result<CallRecord, ApiError> {
-        let input_bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
-        let input_sha256 = hex::encode(Sha256::digest(&input_bytes));
         let started = Instant::now();
-        let result = self
-            .host
-            .invoke_blocking(label, manifest.kind, compiled, input, manifest.limits)
-            .await;
-        let (output, error_code, fuel, duration_us, log) = match &result {
-            Ok(outcome) => (
-                Some(outcome.output.to_string()),
-                None,
-                outcome.fuel_used,
-                outcome.duration.as_micros() as i64,
-                outcome.log.clone(),
-            ),
+        let (input_sha256, result) = match input {
+            CallInput::Json(input) => {
+                let bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
+                let result = self
+                    .host
+                    .invoke_blocking(label, manifest.clone(), compiled, input)
+                    .await
+                    .map(|o| (Output::Json(o.output), None, o.log, o.fuel_used, o.duration));
+                (Sha256::digest(&bytes), result)
+            }
+            CallInput::Eligibility { header, minors } => {
+                // A value the ABI cannot carry is the caller's error, before
+                // any call is made or recorded.
+                let bytes =
+                    eligibility::write_input(manifest.abi, header, &minors).map_err(from_plugin)?;
+                let sha256 = Sha256::digest(&bytes);
+                let ids: Vec<String> = minors.into_iter().map(|m| m.id).collect();
+                let ids = Arc::new(ids);
+                let result = self
+                    .host
+                    .decide_blocking(
+                        label,
+                        manifest.clone(),
+                        compiled,
+                        Arc::new(bytes),
+                        ids.clone(),
+                    )
+                    .await
+                    .map(|d| {
+                        let text = d.decisions.to_json_string(&ids);
+                        (
+                            Output::Text(text),
+                            Some(d.decisions),
+                            d.log,
+                            d.fuel_used,
+                            d.duration,
+                        )
+                    });
+                (sha256, result)
+            }
+        };
+        let (output, error_code, fuel, duration, log) = match &result {
+            Ok((output, _, log, fuel, duration)) => {
+                let text = match output {
+                    Output::Json(value) => value.to_string(),
+                    Output::Text(text) => text.clone(),
+                };
+                (Some(text), None, *fuel, *duration, log.clone())
+            }
             Err(err) => (
                 None,
                 Some(err.code().to_owned()),
                 0,
-                started.elapsed().as_micros() as i64,
+                started.elapsed(),
                 String::new(),
             ),
         };
+        let duration_us = duration.as_micros() as i64;
+        let input_sha256 = hex::encode(input_sha256);
         let tx = self.db.write(who.tenant).await?;
         let row = tx
             .insert(plugin_call::ActiveModel {
@@ -407,11 +468,15 @@ impl ExtensionService {
             )
             .await?;
         tx.commit().await?;
-        let outcome = result.map_err(from_plugin)?;
+        let (output, decisions, ..) = result.map_err(from_plugin)?;
         Ok(CallRecord {
             row,
             log,
-            output: outcome.output,
+            output: match output {
+                Output::Json(value) => value,
+                Output::Text(_) => Value::Null,
+            },
+            decisions,
         })
     }
 

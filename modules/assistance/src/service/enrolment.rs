@@ -82,16 +82,17 @@ impl AssistanceService {
             return Err(ApiError::not_found("minor"));
         }
         let (invoked, decisions) = self
-            .decide(who, actor, &programme, plugin_id, &facts, "eligibility")
+            .decide(who, actor, &programme, plugin_id, facts, "eligibility")
             .await?;
-        let decision = &decisions[&minor_id];
-        if !decision.eligible {
+        let reasons: Vec<&str> = decisions.reasons(0).collect();
+        if !decisions.eligible(0) {
             return Err(AssistanceError::NotEligible {
-                reasons: decision.reasons.join("; "),
+                reasons: reasons.join("; "),
             }
             .into());
         }
-        let (amount, period, in_kind) = proposed_benefit(&programme, decision.benefit.as_ref());
+        let benefit = decisions.benefit(0);
+        let (amount, period, in_kind) = proposed_benefit(&programme, benefit.as_ref());
         let tx = self.db.write(who.tenant).await?;
         let inserted = tx
             .insert(enrolment::ActiveModel {
@@ -101,7 +102,7 @@ impl AssistanceService {
                 minor_id: Set(minor_id),
                 status: Set(EnrolmentStatus::Proposed.code().to_owned()),
                 call_id: Set(Some(invoked.call_id)),
-                reasons: Set(json!(decision.reasons).to_string()),
+                reasons: Set(json!(reasons).to_string()),
                 reasons_sensitive: Set(who.has(Permission::MinorSensitive)),
                 amount_cents: Set(amount),
                 period: Set(period),

@@ -7,13 +7,14 @@
 //! and sensitive categories only when both the caller and the plugin's
 //! grant may see them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use serde_json::{json, Map, Value};
 use shouhu_audit::Actor;
 use shouhu_extensions::{Invocation, Invoked};
-use shouhu_kernel::{ApiError, ErrorCode, Principal};
+use shouhu_kernel::{ApiError, Principal};
+use shouhu_plugins::eligibility::{Decisions, Minor};
 use shouhu_plugins::Kind;
 use shouhu_policies::Permission;
 use shouhu_registry::model::Category;
@@ -61,13 +62,6 @@ pub struct Screening {
     pub call_ids: Vec<Uuid>,
     pub plugin_slug: Option<String>,
     pub plugin_version: Option<String>,
-}
-
-/// One decision of an eligibility plugin.
-pub(crate) struct Decision {
-    pub eligible: bool,
-    pub reasons: Vec<String>,
-    pub benefit: Option<Value>,
 }
 
 impl AssistanceService {
@@ -130,29 +124,32 @@ impl AssistanceService {
                 )
                 .await?;
             if !facts.is_empty() {
+                let ids: Vec<Uuid> = facts.iter().map(|f| f.id).collect();
                 let (invoked, decisions) = self
-                    .decide(who, actor, &programme, plugin_id, &facts, "screening")
+                    .decide(who, actor, &programme, plugin_id, facts, "screening")
                     .await?;
-                out.evaluated += facts.len() as u64;
+                out.evaluated += ids.len() as u64;
                 out.call_ids.push(invoked.call_id);
                 out.plugin_slug = Some(invoked.slug.clone());
                 out.plugin_version = Some(invoked.version.clone());
-                let eligible: Vec<Uuid> = facts
-                    .iter()
-                    .filter(|f| decisions.get(&f.id).is_some_and(|d| d.eligible))
-                    .map(|f| f.id)
+                let eligible: Vec<(usize, Uuid)> = ids
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| decisions.eligible(*i))
                     .collect();
                 out.eligible += eligible.len() as u64;
-                let open = self.open_enrolments(who, programme_id, &eligible).await?;
-                for id in eligible {
+                let eligible_ids: Vec<Uuid> = eligible.iter().map(|(_, id)| *id).collect();
+                let open = self
+                    .open_enrolments(who, programme_id, &eligible_ids)
+                    .await?;
+                for (i, id) in eligible {
                     if open.contains(&id) {
                         out.already_enrolled += 1;
                     } else if out.candidates.len() < limit {
-                        let decision = &decisions[&id];
                         out.candidates.push(Candidate {
                             minor_id: id,
-                            reasons: decision.reasons.clone(),
-                            benefit: decision.benefit.clone(),
+                            reasons: decisions.reasons(i).map(str::to_owned).collect(),
+                            benefit: decisions.benefit(i),
                             call_id: invoked.call_id,
                         });
                     }
@@ -166,30 +163,38 @@ impl AssistanceService {
         Ok(out)
     }
 
-    /// One plugin call deciding on `facts`; every minor must get a
-    /// decision, or the plugin's answer is PLUGIN_BAD_OUTPUT.
+    /// One plugin call deciding on `facts`; the decisions come back in
+    /// their order, one per minor, or the call is PLUGIN_BAD_OUTPUT.
     pub(crate) async fn decide(
         &self,
         who: &Principal,
         actor: &Actor,
         programme: &programme::Model,
         plugin_id: Uuid,
-        facts: &[MinorFacts],
+        facts: Vec<MinorFacts>,
         purpose: &'static str,
-    ) -> Result<(Invoked, HashMap<Uuid, Decision>), ApiError> {
+    ) -> Result<(Invoked, Decisions), ApiError> {
         let mut input = Map::new();
         input.insert("asOf".into(), json!(self.today().to_string()));
         input.insert("programme".into(), programme_input(programme));
-        input.insert(
-            "minors".into(),
-            Value::Array(facts.iter().map(minor_input).collect()),
-        );
         let ids: Vec<String> = facts.iter().map(|f| f.id.to_string()).collect();
         let mut variables = Map::new();
         variables.insert("programmeId".into(), json!(programme.id.to_string()));
         variables.insert("minorIds".into(), json!(ids));
         variables.insert("asOf".into(), json!(self.today().to_string()));
-        let invoked = self
+        let minors = facts
+            .into_iter()
+            .zip(ids)
+            .map(|(f, id)| Minor {
+                id,
+                age: Some(f.age),
+                sex: Some(f.sex),
+                categories: f.categories,
+                economic_status: Some(f.economic_status),
+                disability_grade: f.disability_grade,
+            })
+            .collect();
+        let mut invoked = self
             .extensions
             .invoke(
                 who,
@@ -198,13 +203,17 @@ impl AssistanceService {
                     kind: Kind::AssistanceEligibility,
                     plugin_id: Some(plugin_id),
                     input,
+                    minors,
                     variables,
                     purpose,
                     subject: Some(programme.id),
                 },
             )
             .await?;
-        let decisions = read_decisions(&invoked.output, facts)?;
+        let decisions = invoked
+            .decisions
+            .take()
+            .ok_or_else(|| ApiError::internal("an eligibility call without decisions"))?;
         Ok((invoked, decisions))
     }
 
@@ -269,44 +278,4 @@ fn minor_input(f: &MinorFacts) -> Value {
         "economicStatus": f.economic_status,
         "disabilityGrade": f.disability_grade,
     })
-}
-
-/// The plugin's decisions by minor. The output schema has been checked;
-/// what is left is that each minor asked about has its decision. A
-/// decision about a minor not asked about is ignored.
-fn read_decisions(
-    output: &Value,
-    facts: &[MinorFacts],
-) -> Result<HashMap<Uuid, Decision>, ApiError> {
-    let asked: HashSet<Uuid> = facts.iter().map(|f| f.id).collect();
-    let mut out = HashMap::with_capacity(facts.len());
-    for d in output["decisions"].as_array().into_iter().flatten() {
-        let Some(id) = d["minorId"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
-            continue;
-        };
-        if !asked.contains(&id) {
-            continue;
-        }
-        out.insert(
-            id,
-            Decision {
-                eligible: d["eligible"].as_bool().unwrap_or(false),
-                reasons: d["reasons"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r.as_str().map(str::to_owned))
-                    .collect(),
-                benefit: d.get("benefit").filter(|b| !b.is_null()).cloned(),
-            },
-        );
-    }
-    let missing = asked.len() - out.len();
-    if missing > 0 {
-        return Err(ApiError::new(
-            ErrorCode::PluginBadOutput,
-            format!("the plugin gave no decision for {missing} of the minors it was asked about"),
-        ));
-    }
-    Ok(out)
 }

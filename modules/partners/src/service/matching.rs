@@ -229,6 +229,7 @@ impl PartnersService {
                     kind: Kind::FamilyMatching,
                     plugin_id: None,
                     input,
+                    minors: Vec::new(),
                     variables,
                     purpose: PURPOSE,
                     subject: Some(case_id),
