@@ -268,14 +268,3 @@ fn programme_input(p: &programme::Model) -> Value {
         "benefit": benefit,
     })
 }
-
-fn minor_input(f: &MinorFacts) -> Value {
-    json!({
-        "id": f.id.to_string(),
-        "age": f.age,
-        "sex": f.sex,
-        "categories": f.categories,
-        "economicStatus": f.economic_status,
-        "disabilityGrade": f.disability_grade,
-    })
-}
