@@ -15,7 +15,7 @@
 //! ```
 //!
 //! The layouts are [`MINOR_RECORD`] and [`DECISION_RECORD`]; `docs/plugins.md`
-//! and `plugins/examples/c-eligibility/shouhu_abi2.h` spell them out for
+//! and `plugins/examples/c-eligibility-abi2/shouhu_abi2.h` spell them out for
 //! plugin authors. Whatever the ABI, the server sees [`Decisions`], and a
 //! call's record keeps the decisions in ABI 1's JSON shape, so that every
 //! decision is explained the same way.
@@ -65,6 +65,37 @@ const DISABILITY_GRADES: [&str; 4] = ["一级", "二级", "三级", "四级"];
 
 /// At most this many distinct reasons in one ABI 2 answer (a bit each).
 pub const MAX_REASONS: usize = 32;
+
+/// At most this many reasons in one decision, whatever the ABI (ABI 1's
+/// output schema says the same with `maxItems`).
+pub const MAX_REASONS_PER_DECISION: u32 = 20;
+
+/// At most this many characters in one reason or one in-kind benefit,
+/// whatever the ABI (ABI 1's output schema says the same with `maxLength`):
+/// they are shown to caseworkers and kept on enrolments.
+pub const MAX_TEXT_CHARS: usize = 200;
+
+/// Refuses a reason or an in-kind text a caseworker should not be shown:
+/// too long, or holding a control character or a bidirectional override,
+/// which could make a screen show other words than the ones kept.
+fn check_text(what: &dyn std::fmt::Display, text: &str) -> Result<(), PluginError> {
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(PluginError::BadOutput(format!(
+            "{what} is longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2066}'..='\u{2069}')
+    };
+    if text.chars().any(hidden) {
+        return Err(PluginError::BadOutput(format!(
+            "{what} holds a control or bidirectional formatting character"
+        )));
+    }
+    Ok(())
+}
 
 /// One minor as an eligibility rule sees it: the registry's codes, never a
 /// name, document or address. Masked categories are simply absent.
@@ -195,20 +226,33 @@ impl Decisions {
                 continue;
             };
             let from = out.reason_ids.len() as u32;
-            for reason in d["reasons"].as_array().into_iter().flatten() {
+            for (j, reason) in d["reasons"].as_array().into_iter().flatten().enumerate() {
                 if let Some(text) = reason.as_str() {
+                    check_text(
+                        &format_args!("the decision on {}: reasons[{j}]", id.as_ref()),
+                        text,
+                    )?;
                     out.reason_ids.push(out.texts.len() as u32);
                     out.texts.push(text.to_owned());
                 }
             }
             let benefit = match d.get("benefit") {
                 Some(b) if b.get("inKind").is_some() => {
-                    out.texts
-                        .push(b["inKind"].as_str().unwrap_or_default().to_owned());
+                    let text = b["inKind"].as_str().unwrap_or_default();
+                    check_text(
+                        &format_args!("the decision on {}: benefit.inKind", id.as_ref()),
+                        text,
+                    )?;
+                    out.texts.push(text.to_owned());
                     Benefit::InKind(out.texts.len() as u32 - 1)
                 }
                 Some(b) if b.get("amountCents").is_some() => Benefit::Amount {
-                    cents: b["amountCents"].as_i64().unwrap_or(0),
+                    cents: b["amountCents"].as_i64().ok_or_else(|| {
+                        PluginError::BadOutput(format!(
+                            "the decision on {}: benefit.amountCents is beyond any budget",
+                            id.as_ref()
+                        ))
+                    })?,
                     period: b["period"]
                         .as_str()
                         .and_then(|p| PERIODS.iter().position(|q| *q == p))
@@ -404,7 +448,17 @@ struct AnswerHeader {
 /// Reads an ABI 2 plugin's stdout: exactly one decision per minor it was
 /// given (`count`), every byte accounted for. Anything else is
 /// PLUGIN_BAD_OUTPUT, naming the record and the field.
-pub fn decode(stdout: &[u8], count: usize) -> Result<Decisions, PluginError> {
+///
+/// A record names its texts by index, so a short answer could stand for an
+/// enormous one once every decision's reasons are written out (in a call's
+/// record, on screening candidates). The texts the decisions refer to,
+/// counted once per decision, may come to at most `max_text_bytes`: the
+/// same bound the plugin's ABI 1 answer, which spells them out, would have.
+pub fn decode(
+    stdout: &[u8],
+    count: usize,
+    max_text_bytes: usize,
+) -> Result<Decisions, PluginError> {
     let bad = |why: String| PluginError::BadOutput(why);
     let mut at = 0usize;
     let mut take = |n: usize, what: &str| -> Result<&[u8], PluginError> {
@@ -425,11 +479,13 @@ pub fn decode(stdout: &[u8], count: usize) -> Result<Decisions, PluginError> {
             header.reasons.len()
         )));
     }
-    if let Some(i) = header.reasons.iter().position(|r| r.is_empty()) {
-        return Err(bad(format!("reasons[{i}] is empty")));
-    }
-    if let Some(i) = header.in_kind.iter().position(|r| r.is_empty()) {
-        return Err(bad(format!("inKind[{i}] is empty")));
+    for (list, texts) in [("reasons", &header.reasons), ("inKind", &header.in_kind)] {
+        for (i, text) in texts.iter().enumerate() {
+            if text.is_empty() {
+                return Err(bad(format!("{list}[{i}] is empty")));
+            }
+            check_text(&format_args!("{list}[{i}]"), text)?;
+        }
     }
     let answered = u32_at(take(4, "the count")?) as usize;
     if answered != count {
@@ -452,6 +508,7 @@ pub fn decode(stdout: &[u8], count: usize) -> Result<Decisions, PluginError> {
         rows: Vec::with_capacity(count),
     };
     out.texts.extend(header.in_kind);
+    let mut text_bytes = 0usize;
     for (i, r) in records.chunks_exact(DECISION_RECORD).enumerate() {
         let eligible = match r[0] {
             0 => false,
@@ -461,6 +518,12 @@ pub fn decode(stdout: &[u8], count: usize) -> Result<Decisions, PluginError> {
         let kind_index = u32::from(u16::from_le_bytes([r[2], r[3]]));
         let mut mask = u32_at(&r[4..8]);
         let cents = i64::from_le_bytes(r[8..16].try_into().expect("8 bytes"));
+        if mask.count_ones() > MAX_REASONS_PER_DECISION {
+            return Err(bad(format!(
+                "decision {i}: {} reasons, more than {MAX_REASONS_PER_DECISION}",
+                mask.count_ones()
+            )));
+        }
         let benefit = match r[1] {
             0 => Benefit::None,
             p @ 1..=4 if cents >= 0 => Benefit::Amount { cents, period: p },
@@ -473,6 +536,16 @@ pub fn decode(stdout: &[u8], count: usize) -> Result<Decisions, PluginError> {
             }
             b => return Err(bad(format!("decision {i}: benefit {b} is not 0 to 5"))),
         };
+        // A field the benefit does not use is zero, so that a later ABI may
+        // give it a meaning without an old plugin's leftovers passing for it.
+        if r[1] != 5 && kind_index != 0 {
+            return Err(bad(format!(
+                "decision {i}: inKind is set without help in kind"
+            )));
+        }
+        if !matches!(r[1], 1..=4) && cents != 0 {
+            return Err(bad(format!("decision {i}: an amount without a period")));
+        }
         if n_reasons < 32 && mask >> n_reasons != 0 {
             return Err(bad(format!(
                 "decision {i}: a reason bit beyond the header's {n_reasons} reasons"
@@ -480,8 +553,19 @@ pub fn decode(stdout: &[u8], count: usize) -> Result<Decisions, PluginError> {
         }
         let from = out.reason_ids.len() as u32;
         while mask != 0 {
-            out.reason_ids.push(mask.trailing_zeros());
+            let t = mask.trailing_zeros();
+            text_bytes += out.texts[t as usize].len();
+            out.reason_ids.push(t);
             mask &= mask - 1;
+        }
+        if let Benefit::InKind(t) = benefit {
+            text_bytes += out.texts[t as usize].len();
+        }
+        if text_bytes > max_text_bytes {
+            return Err(bad(format!(
+                "decision {i}: the reasons and in-kind texts the decisions refer to, written \
+                 out once per decision, pass limits.max_output_bytes ({max_text_bytes} bytes)"
+            )));
         }
         out.rows.push(Row {
             eligible,
@@ -609,7 +693,7 @@ mod tests {
                 record(1, 5, 0, 0b001, 0),
             ],
         );
-        let d = decode(&out, 3).unwrap();
+        let d = decode(&out, 3, 1 << 20).unwrap();
         assert_eq!(d.len(), 3);
         assert!(d.eligible(0) && !d.eligible(1) && d.eligible(2));
         assert_eq!(d.reasons(0).collect::<Vec<_>>(), ["age ok", "in need"]);
@@ -674,16 +758,100 @@ mod tests {
                 answer(header, &[record(1, 0, 0, 0b10, 0)]),
                 "a reason bit beyond",
             ),
+            (
+                answer(header, &[record(1, 0, 3, 1, 0)]),
+                "inKind is set without help in kind",
+            ),
+            (
+                answer(header, &[record(1, 0, 0, 1, 7)]),
+                "an amount without a period",
+            ),
+            (
+                answer(r#"{"inKind":["bag"]}"#, &[record(1, 5, 0, 0, 7)]),
+                "an amount without a period",
+            ),
+            (
+                answer(&format!(r#"{{"reasons":["{}"]}}"#, "长".repeat(201)), &[ok]),
+                "reasons[0] is longer than 200 characters",
+            ),
+            (
+                answer(r#"{"inKind":["bag\nof rice"]}"#, &[ok]),
+                "inKind[0] holds a control",
+            ),
+            (
+                answer("{\"reasons\":[\"\u{202e}elbigile\"]}", &[ok]),
+                "reasons[0] holds a control or bidirectional",
+            ),
         ];
         for (bytes, expected) in cases {
-            let err = decode(&bytes, 1).unwrap_err();
+            let err = decode(&bytes, 1, 1 << 20).unwrap_err();
             assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
             assert!(err.to_string().contains(expected), "{err} / {expected}");
         }
         let many: Vec<String> = (0..33).map(|i| format!("\"r{i}\"")).collect();
         let header = format!(r#"{{"reasons":[{}]}}"#, many.join(","));
-        let err = decode(&answer(&header, &[ok]), 1).unwrap_err();
+        let err = decode(&answer(&header, &[ok]), 1, 1 << 20).unwrap_err();
         assert!(err.to_string().contains("more than 32"), "{err}");
+        let header = format!(r#"{{"reasons":[{}]}}"#, many[..21].join(","));
+        let err = decode(
+            &answer(&header, &[record(1, 0, 0, (1 << 21) - 1, 0)]),
+            1,
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("21 reasons, more than 20"),
+            "{err}"
+        );
+    }
+
+    /// The amplification ABI 2's indexes would allow: a few long texts,
+    /// named by every decision, written out per decision in a call's record.
+    #[test]
+    fn texts_named_by_every_decision_count_against_the_output_limit() {
+        let long: Vec<String> = (0..20)
+            .map(|i| format!("\"{i:03}{}\"", "x".repeat(197)))
+            .collect();
+        let header = format!(
+            r#"{{"reasons":[{}],"inKind":["{}"]}}"#,
+            long.join(","),
+            "y".repeat(200)
+        );
+        let every = record(1, 5, 0, (1 << 20) - 1, 0);
+        let per_decision = 21 * 200;
+        let bytes = answer(&header, &vec![every; 100]);
+        assert!(decode(&bytes, 100, 100 * per_decision).is_ok());
+        let err = decode(&bytes, 100, 100 * per_decision - 1).unwrap_err();
+        assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
+        assert!(err.to_string().contains("decision 99:"), "{err}");
+        assert!(err.to_string().contains("limits.max_output_bytes"), "{err}");
+    }
+
+    #[test]
+    fn an_abi1_answer_obeys_the_same_text_rules() {
+        let cases = [
+            (
+                json!({"reasons": ["a\u{7}b"]}),
+                "reasons[0] holds a control",
+            ),
+            (
+                json!({"reasons": [], "benefit": {"inKind": "书".repeat(201)}}),
+                "benefit.inKind is longer than 200",
+            ),
+            (
+                json!({"reasons": [], "benefit": {"amountCents": u64::MAX, "period": "once"}}),
+                "benefit.amountCents is beyond any budget",
+            ),
+        ];
+        for (mut decision, expected) in cases {
+            decision["minorId"] = json!("m");
+            decision["eligible"] = json!(true);
+            let err =
+                Decisions::from_json(&json!({ "decisions": [decision] }), &["m"]).unwrap_err();
+            assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
+            assert!(err.to_string().contains(expected), "{err} / {expected}");
+            assert!(err.to_string().contains("the decision on m"), "{err}");
+        }
     }
 
     #[test]

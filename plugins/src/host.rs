@@ -474,7 +474,11 @@ impl PluginHost {
         }
         let raw = self.run_raw(plugin, input, &manifest.limits)?;
         Ok(Decided {
-            decisions: eligibility::decode(&raw.stdout, ids.len())?,
+            decisions: eligibility::decode(
+                &raw.stdout,
+                ids.len(),
+                manifest.limits.max_output_bytes,
+            )?,
             log: raw.log,
             fuel_used: raw.fuel_used,
             duration: raw.duration,

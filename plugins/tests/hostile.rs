@@ -347,3 +347,42 @@ fn abi2_answers_that_are_not_decisions_are_bad_output() {
         assert!(err.to_string().contains(expected), "{fixture_name}: {err}");
     }
 }
+
+/// An ABI 2 plugin whose every decision names twenty long reasons and a
+/// long in-kind text: a few kilobytes on stdout that would be megabytes in
+/// a call's record. Within `max_output_bytes` once written out it is read;
+/// beyond, it is bad output, and the host answers the next call.
+#[test]
+fn abi2_texts_named_by_every_decision_count_against_the_output_limit() {
+    let host = host();
+    let manifest = Manifest {
+        id: "amplify".into(),
+        version: "1.0.0".into(),
+        kind: Kind::AssistanceEligibility,
+        abi: 2,
+        description: String::new(),
+        input: Default::default(),
+        limits: Limits::default(),
+    };
+    let plugin = host.prepare(&fixture("amplify")).unwrap();
+    let decide = |count: usize| {
+        let minors: Vec<_> = (0..count)
+            .map(|i| shouhu_plugins::eligibility::Minor {
+                id: format!("m{i}"),
+                ..Default::default()
+            })
+            .collect();
+        let ids: Vec<&str> = minors.iter().map(|m| m.id.as_str()).collect();
+        let input =
+            shouhu_plugins::eligibility::write_input(2, serde_json::Map::new(), &minors).unwrap();
+        host.decide("amplify", &manifest, &plugin, &input, &ids)
+    };
+    // 4,200 bytes of text a decision: 62 fit in the default 256 KiB.
+    let decided = decide(62).unwrap();
+    assert_eq!(decided.decisions.len(), 62);
+    assert_eq!(decided.decisions.reasons(61).count(), 20);
+    let err = decide(63).expect_err("63 decisions are too many");
+    assert_eq!(err.code(), "PLUGIN_BAD_OUTPUT");
+    assert!(err.to_string().contains("limits.max_output_bytes"), "{err}");
+    still_serves(&host);
+}
