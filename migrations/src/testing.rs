@@ -20,6 +20,9 @@ const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// The login role tests connect as; a member of the app role.
 pub const TEST_LOGIN_ROLE: &str = "shouhu_test_server";
 
+/// The advisory lock under which a suite creates the cluster's roles.
+const ROLE_LOCK: i64 = 0x5348_4f55_4855;
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// One database made for one test.
@@ -108,10 +111,14 @@ impl TestDatabase {
         conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create test database");
-        // The login role is cluster-wide; several test runs may race to
-        // create it, so a duplicate is fine.
+        // The roles are cluster-wide and the suites start side by side: two
+        // `IF NOT EXISTS` checks can both pass and the second `CREATE ROLE`
+        // then fails on the catalogue's unique index. So each creation holds
+        // an advisory lock of the admin database (every suite connects to
+        // that one) until it commits, and checks only once it holds it.
         let create_role = format!(
             "DO $$ BEGIN \
+             PERFORM pg_advisory_xact_lock({ROLE_LOCK}); \
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN \
              CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; END IF; \
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{TEST_LOGIN_ROLE}') THEN \
@@ -119,7 +126,10 @@ impl TestDatabase {
              END IF; END $$"
         );
         if let Err(err) = conn.execute_unprepared(&create_role).await {
-            if !err.to_string().contains("already exists") {
+            // A migration elsewhere in the cluster may still create the app
+            // role without the lock.
+            let text = err.to_string();
+            if !text.contains("already exists") && !text.contains("pg_authid_rolname_index") {
                 panic!("create test roles: {err}");
             }
         }
