@@ -352,7 +352,7 @@ async fn an_input_query_runs_as_the_granted_role() {
             "id = \"echo-data\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\nabi = 1\n\n\
              [input]\nquery = \"{query}\"\nvariables = [\"caseId\"]\n"
         );
-        let (plugin, _) = server
+        let (plugin, version) = server
             .install_plugin(&admin, &module("echo"), &manifest)
             .await;
         let tenant = server.tenant_id("wuzhong").await;
@@ -486,6 +486,69 @@ async fn an_input_query_runs_as_the_granted_role() {
             !calls.data()["pluginCalls"][0]["output"].is_null(),
             "{kind}"
         );
+
+        // What a dry run's caller typed in may be a child's record: its
+        // output is for that caller and for holders of minor:sensitive.
+        for (who, note) in [(&admin, "the admin's"), (&dev, "the developer's")] {
+            let mut input = matching_input();
+            input["note"] = json!(note);
+            server
+                .gql(Some(who), DRY_RUN, json!({"v": version, "input": input}))
+                .await
+                .data();
+        }
+        let list = "query($p: ID!) { pluginCalls(pluginId: $p, first: 2) { output } }";
+        let mut shown = Vec::new();
+        for who in [&dev, &admin] {
+            let calls = server.gql(Some(who), list, json!({"p": plugin})).await;
+            let calls = calls.data()["pluginCalls"].clone();
+            let outputs: Vec<String> = calls
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| match &c["output"] {
+                    Value::Null => "(withheld)".to_owned(),
+                    output => output.to_string(),
+                })
+                .collect();
+            shown.push(outputs.join(" | "));
+        }
+        let (to_dev, to_admin) = (&shown[0], &shown[1]);
+        assert!(to_dev.contains("the developer's"), "{kind}: {to_dev}");
+        assert!(!to_dev.contains("the admin's"), "{kind}: {to_dev}");
+        assert!(
+            to_admin.contains("the developer's") && to_admin.contains("the admin's"),
+            "{kind}: {to_admin}"
+        );
+
+        // The calls are the whole district's: not for a street's staff,
+        // whatever role they are given.
+        server
+            .gql(
+                Some(&admin),
+                "mutation { createRole(input: { name: \"plugin_reader\", label: \"x\", \
+                 permissions: [\"plugin:read\"] }) { name } }",
+                Value::Null,
+            )
+            .await
+            .data();
+        let street = server.unit_id("wuzhong", "320506001").await;
+        server
+            .gql(
+                Some(&admin),
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+                json!({ "i": { "username": "street_plugins", "displayName": "x",
+                               "orgUnitId": street, "roles": ["plugin_reader"],
+                               "password": "a-long-street-passphrase-7" } }),
+            )
+            .await
+            .data();
+        let reader = server
+            .try_login("wuzhong", "street_plugins", "a-long-street-passphrase-7")
+            .await
+            .unwrap_or_else(|a| panic!("{kind}: {}", a.body));
+        let refused = server.gql(Some(&reader), list, json!({"p": plugin})).await;
+        assert_eq!(refused.code(), "FORBIDDEN", "{kind}: {}", refused.body);
 
         // An input query that would change something is refused on upload.
         let writes = "id = \"writer\"\nversion = \"1.0.0\"\nkind = \"family-matching\"\n\

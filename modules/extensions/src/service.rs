@@ -480,17 +480,19 @@ impl ExtensionService {
         })
     }
 
-    /// The recorded calls of a plugin, newest first. The output of a call
-    /// on the district's data (not a dry run) may repeat what the plugin
-    /// was given about children, so it is shown only to holders of
-    /// `minor:sensitive`; others see the call without it.
+    /// The recorded calls of a plugin, newest first: the whole district's,
+    /// so only for district-wide staff. An output may repeat what the
+    /// plugin was given about children (the district's data, or what a
+    /// dry run's caller typed in), so it is shown only to holders of
+    /// `minor:sensitive`, and a dry run's also to whoever ran it; others
+    /// see the call without it.
     pub async fn calls(
         &self,
         who: &Principal,
         plugin_id: Uuid,
         limit: u64,
     ) -> Result<Vec<plugin_call::Model>, ApiError> {
-        who.require(Permission::PluginRead)?;
+        who.require_district_wide(Permission::PluginRead)?;
         let tx = self.db.read(who.tenant).await?;
         find_plugin(&tx, plugin_id).await?;
         let mut rows = tx
@@ -502,7 +504,12 @@ impl ExtensionService {
             .all(tx.conn())
             .await?;
         if !who.has(Permission::MinorSensitive) {
-            for row in rows.iter_mut().filter(|r| r.purpose != "dry_run") {
+            let own_dry_run = |r: &plugin_call::Model| {
+                r.purpose == "dry_run"
+                    && r.caller_kind == who.actor_kind.as_str()
+                    && r.caller_id == who.actor_id
+            };
+            for row in rows.iter_mut().filter(|r| !own_dry_run(r)) {
                 row.output = None;
             }
         }
