@@ -441,12 +441,19 @@ impl AssistanceService {
     }
 }
 
-/// A plugin's reasons may repeat what it was told about the child; those
-/// given on the unmasked view are withheld from readers without
-/// `minor:sensitive`.
+/// What a reader without `minor:sensitive` sees in place of the help in
+/// kind a plugin proposed on the unmasked view.
+pub(crate) const IN_KIND_WITHHELD: &str = "(withheld: proposed on sensitive information)";
+
+/// A plugin's reasons, and the help in kind it proposed, may repeat what it
+/// was told about the child ("a nutrition pack for HIV"); those given on
+/// the unmasked view are withheld from readers without `minor:sensitive`.
 pub(crate) fn withhold_reasons(who: &Principal, mut row: enrolment::Model) -> enrolment::Model {
     if row.reasons_sensitive && !who.has(Permission::MinorSensitive) {
         row.reasons = "[]".to_owned();
+        if row.in_kind.is_some() {
+            row.in_kind = Some(IN_KIND_WITHHELD.to_owned());
+        }
     }
     row
 }
@@ -501,4 +508,60 @@ fn proposed_benefit(
         programme.period.clone(),
         programme.in_kind.clone(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shouhu_kernel::TenantId;
+
+    fn row(sensitive: bool) -> enrolment::Model {
+        enrolment::Model {
+            tenant_id: Uuid::nil(),
+            id: Uuid::nil(),
+            programme_id: Uuid::nil(),
+            minor_id: Uuid::nil(),
+            status: "proposed".into(),
+            call_id: None,
+            reasons: r#"["hiv"]"#.into(),
+            reasons_sensitive: sensitive,
+            amount_cents: None,
+            period: None,
+            in_kind: Some("HIV nutrition pack".into()),
+            benefit_from: None,
+            proposed_by: Uuid::nil(),
+            proposed_at_ms: 0,
+            decided_by: None,
+            decided_at_ms: None,
+            note: None,
+        }
+    }
+
+    /// Reader (holds minor:sensitive or not) x decision (made on the
+    /// unmasked view or not) -> whether the plugin's words are shown.
+    #[test]
+    fn plugin_words_from_the_unmasked_view_need_minor_sensitive() {
+        let full = Principal::system(TenantId(Uuid::nil()));
+        let mut masked = full.clone();
+        masked.permissions = Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| *p != Permission::MinorSensitive)
+            .collect();
+        for (reader, sensitive, shown) in [
+            (&full, true, true),
+            (&full, false, true),
+            (&masked, false, true),
+            (&masked, true, false),
+        ] {
+            let seen = withhold_reasons(reader, row(sensitive));
+            let expected = row(sensitive);
+            if shown {
+                assert_eq!(seen, expected);
+            } else {
+                assert_eq!(seen.reasons, "[]");
+                assert_eq!(seen.in_kind.as_deref(), Some(IN_KIND_WITHHELD));
+            }
+        }
+    }
 }
