@@ -417,6 +417,15 @@ impl PluginHost {
             doc["abi"] = Value::from(1);
         }
         schema::check(manifest.kind, Direction::Input, &doc).map_err(PluginError::BadInput)?;
+        // The document is held to the limit an ABI 1 plugin's input would
+        // be: the records alone leave out the minors' ids.
+        let size = serde_json::to_vec(&doc).map_or(usize::MAX, |d| d.len());
+        if size > manifest.limits.max_input_bytes {
+            return Err(PluginError::InputTooLarge {
+                size,
+                limit: manifest.limits.max_input_bytes,
+            });
+        }
         let (header, minors) = eligibility::split_input(&doc);
         let bytes = eligibility::write_input(manifest.abi, header, &minors)?;
         let ids: Vec<&str> = minors.iter().map(|m| m.id.as_str()).collect();

@@ -386,3 +386,58 @@ fn abi2_texts_named_by_every_decision_count_against_the_output_limit() {
     assert!(err.to_string().contains("limits.max_output_bytes"), "{err}");
     still_serves(&host);
 }
+
+/// A dry run of an ABI 2 plugin takes ABI 1's document; it is held to ABI
+/// 1's input schema and size limit although the plugin gets records.
+#[test]
+fn an_abi2_dry_run_document_is_held_to_abi1s_input_rules() {
+    let host = host();
+    let mut manifest = Manifest {
+        id: "amplify".into(),
+        version: "1.0.0".into(),
+        kind: Kind::AssistanceEligibility,
+        abi: 2,
+        description: String::new(),
+        input: Default::default(),
+        limits: Limits::default(),
+    };
+    let plugin = host.prepare(&fixture("amplify")).unwrap();
+    let doc = |minors: serde_json::Value| {
+        json!({"abi": 1, "kind": "assistance-eligibility", "asOf": "2026-12-04",
+               "programme": {}, "minors": minors})
+    };
+    let answered = host
+        .invoke_json(
+            "amplify",
+            &manifest,
+            &plugin,
+            &doc(json!([{"id": "m1", "age": 7}])),
+        )
+        .unwrap();
+    assert_eq!(answered.output["decisions"][0]["minorId"], "m1");
+    let long_id = "x".repeat(101);
+    for (minors, expected) in [
+        (
+            json!([{"id": "m1", "age": -1}]),
+            "$.minors[0].age must be at least 0",
+        ),
+        (
+            json!([{"id": long_id}]),
+            "$.minors[0].id must have at most 100",
+        ),
+    ] {
+        let err = host
+            .invoke_json("amplify", &manifest, &plugin, &doc(minors))
+            .unwrap_err();
+        assert_eq!(err.code(), "BAD_USER_INPUT", "{err}");
+        assert!(err.to_string().contains(expected), "{err} / {expected}");
+    }
+    // Ten ids of 90 characters are some 1,000 bytes of JSON but only 80
+    // bytes of records: the JSON is what counts.
+    manifest.limits.max_input_bytes = 900;
+    let minors: Vec<_> = (0..10).map(|i| json!({"id": format!("{i:090}")})).collect();
+    let err = host
+        .invoke_json("amplify", &manifest, &plugin, &doc(json!(minors)))
+        .unwrap_err();
+    assert_eq!(err.code(), "LIMIT_EXCEEDED", "{err}");
+}

@@ -392,7 +392,17 @@ impl ExtensionService {
                 // any call is made or recorded.
                 let bytes =
                     eligibility::write_input(manifest.abi, header, &minors).map_err(from_plugin)?;
-                let sha256 = Sha256::digest(&bytes);
+                // ABI 2's records carry no ids: a record of one minor has
+                // few enough values that its hash alone could be reversed to
+                // its categories. The ids (random uuids) go into the hash
+                // too, in order, as they are in ABI 1's document.
+                let mut hasher = Sha256::new();
+                hasher.update(&bytes);
+                for minor in &minors {
+                    hasher.update(minor.id.as_bytes());
+                    hasher.update([0]);
+                }
+                let sha256 = hasher.finalize();
                 let ids: Vec<String> = minors.into_iter().map(|m| m.id).collect();
                 let ids = Arc::new(ids);
                 let result = self
