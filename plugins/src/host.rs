@@ -191,6 +191,11 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
+    /// How many calls this host runs at once ([`HostConfig::max_concurrent_calls`]).
+    pub fn max_concurrent_calls(&self) -> usize {
+        self.inner.config.max_concurrent_calls.max(1)
+    }
+
     pub fn new(config: HostConfig) -> Result<PluginHost, PluginError> {
         let mut wasm = Config::new();
         wasm.consume_fuel(true)

@@ -176,6 +176,16 @@ async fn a_district_screens_and_enrols_with_the_c_plugin() {
             .clone();
         assert_eq!(edges.len(), 1, "{kind}");
         assert_eq!(edges[0]["node"]["reasons"], json!([]), "{kind}");
+        // A screening costs 2,000 of a request's 5,000 complexity: three in
+        // one operation are refused before any runs.
+        let three = "mutation($p: ID!) { \
+                     a: screenProgramme(programmeId: $p) { evaluated } \
+                     b: screenProgramme(programmeId: $p) { evaluated } \
+                     c: screenProgramme(programmeId: $p) { evaluated } }";
+        let refused = server
+            .gql(Some(&admin), three, json!({"p": programme_id}))
+            .await;
+        assert_eq!(refused.code(), "LIMIT_EXCEEDED", "{kind}: {}", refused.body);
         // A plugin not granted minor:sensitive cannot screen by a
         // sensitive category.
         let by_hiv = server

@@ -367,6 +367,9 @@ impl AssistanceMutation {
     /// to `limit` (default 100, at most 1000) eligible children who are not
     /// enrolled. Every plugin call
     /// is recorded. Needs `programme:read` and `minor:read`.
+    /// Each screening reads the caller's whole ledger through the plugin,
+    /// so it costs 2,000 of a request's complexity: two per operation.
+    #[graphql(complexity = 2000)]
     async fn screen_programme(
         &self,
         ctx: &Context<'_>,
@@ -418,6 +421,7 @@ impl AssistanceMutation {
     /// Proposes enrolling a child; the programme's plugin decides afresh and
     /// an ineligible child is refused with its reasons. Needs
     /// `programme:read` and the child in the caller's scope.
+    #[graphql(complexity = 250)]
     async fn propose_enrolment(
         &self,
         ctx: &Context<'_>,

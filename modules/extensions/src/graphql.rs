@@ -234,6 +234,9 @@ impl ExtensionMutation {
     /// Runs a version on an input of the caller's choosing (which must match
     /// the extension point's input schema) and records the call. A plugin's
     /// fault is an error with its own code. Needs `plugin:run`.
+    /// A dry run may take the manifest's whole deadline: 500 of a
+    /// request's complexity.
+    #[graphql(complexity = 500)]
     async fn dry_run_plugin(
         &self,
         ctx: &Context<'_>,

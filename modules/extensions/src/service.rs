@@ -28,6 +28,7 @@ use shouhu_kernel::{ActorKind, ApiError, Db, Principal, ScopedTx, TenantId};
 use shouhu_plugins::eligibility::{self, Decisions, Minor};
 use shouhu_plugins::{parse_version, CompiledPlugin, Kind, Manifest, PluginHost, MAX_MODULE_BYTES};
 use shouhu_policies::Permission;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::builtin::DEFAULT_MATCHER_SLUG;
@@ -138,9 +139,39 @@ pub struct ExtensionService {
     pub(crate) host: PluginHost,
     poll: Duration,
     active: Arc<Mutex<HashMap<TenantId, Arc<DistrictPlugins>>>>,
+    district_slots: Arc<DistrictSlots>,
     /// Runs manifests' input queries; set by the server once its schema is
     /// built (weak, because that schema holds this service).
     pub(crate) input_runner: Arc<OnceLock<Weak<dyn InputQueryRunner>>>,
+}
+
+/// Each district's share of the host's call slots: all but one of them
+/// (at least one), so that one district's slow or looping plugins (a dry
+/// run may take its manifest's whole deadline) always leave a slot for the
+/// others. A call holds its district's slot and then the host's.
+struct DistrictSlots {
+    share: usize,
+    by_district: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+}
+
+impl DistrictSlots {
+    fn new(host_slots: usize) -> Self {
+        DistrictSlots {
+            share: host_slots.saturating_sub(1).max(1),
+            by_district: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn of(&self, tenant: TenantId) -> Result<Arc<Semaphore>, ApiError> {
+        let mut map = self
+            .by_district
+            .lock()
+            .map_err(|_| ApiError::internal("the district slots' lock is poisoned"))?;
+        Ok(map
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.share)))
+            .clone())
+    }
 }
 
 fn version_view(v: &plugin_version::Model) -> VersionView {
@@ -165,6 +196,7 @@ impl ExtensionService {
         host: PluginHost,
         poll: Duration,
     ) -> Self {
+        let district_slots = Arc::new(DistrictSlots::new(host.max_concurrent_calls()));
         ExtensionService {
             db,
             audit,
@@ -172,6 +204,7 @@ impl ExtensionService {
             host,
             poll,
             active: Arc::new(Mutex::new(HashMap::new())),
+            district_slots,
             input_runner: Arc::new(OnceLock::new()),
         }
     }
@@ -376,6 +409,12 @@ impl ExtensionService {
         purpose: &str,
         subject: Option<Uuid>,
     ) -> Result<CallRecord, ApiError> {
+        let turn = self
+            .district_slots
+            .of(who.tenant)?
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
         let started = Instant::now();
         let (input_sha256, result) = match input {
             CallInput::Json(input) => {
@@ -444,6 +483,7 @@ impl ExtensionService {
                 String::new(),
             ),
         };
+        drop(turn);
         let duration_us = duration.as_micros() as i64;
         let input_sha256 = hex::encode(input_sha256);
         let tx = self.db.write(who.tenant).await?;
@@ -915,4 +955,35 @@ async fn view_of(tx: &ScopedTx, row: plugin::Model) -> Result<PluginView, ApiErr
         versions,
         row,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Host slots -> a district's share; a district at its share waits
+    /// while another district still gets a slot.
+    #[test]
+    fn a_district_never_takes_every_call_slot() {
+        for (host_slots, share) in [(1, 1), (2, 1), (4, 3), (8, 7)] {
+            let slots = DistrictSlots::new(host_slots);
+            let (a, b) = (TenantId(Uuid::from_u128(1)), TenantId(Uuid::from_u128(2)));
+            let held: Vec<_> = (0..share)
+                .map(|_| slots.of(a).unwrap().try_acquire_owned().unwrap())
+                .collect();
+            assert!(
+                slots.of(a).unwrap().try_acquire_owned().is_err(),
+                "{host_slots}"
+            );
+            assert!(
+                slots.of(b).unwrap().try_acquire_owned().is_ok(),
+                "{host_slots}"
+            );
+            drop(held);
+            assert!(
+                slots.of(a).unwrap().try_acquire_owned().is_ok(),
+                "{host_slots}"
+            );
+        }
+    }
 }

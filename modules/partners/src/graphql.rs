@@ -449,6 +449,7 @@ impl PartnersMutation {
     /// scope for the child of a case, through the district's matching
     /// plugin. A mutation because the call is recorded and audited. Needs
     /// `case:read` on the case and `family:read`.
+    #[graphql(complexity = 250)]
     async fn match_families(
         &self,
         ctx: &Context<'_>,
