@@ -490,7 +490,17 @@ pub fn decode(
     let answered = u32_at(take(4, "the count")?) as usize;
     if answered != count {
         return Err(bad(format!(
-            "{answered} decisions for the {count} minors the plugin was given"
+            "{answered} decisions for the {count} minors the plugin was given (the count \
+             is the u32 right after the header)"
+        )));
+    }
+    // What follows the two lengths and the header (all read above).
+    let left = stdout.len() - 8 - header_len;
+    if left < count * DECISION_RECORD {
+        return Err(bad(format!(
+            "the output ends inside the decisions: {count} decisions of {DECISION_RECORD} \
+             bytes need {} bytes after the count, {left} follow",
+            count * DECISION_RECORD
         )));
     }
     let records = take(count * DECISION_RECORD, "the decisions")?;
@@ -738,8 +748,15 @@ mod tests {
             ),
             (answer(r#"{"reasons":[""]}"#, &[ok]), "reasons[0] is empty"),
             (answer(header, &[]), "0 decisions for the 1 minors"),
-            (answer(header, &[ok, ok]), "2 decisions for the 1 minors"),
-            (cut, "ends inside the decisions"),
+            (
+                answer(header, &[ok, ok]),
+                "2 decisions for the 1 minors the plugin was given (the count is the u32",
+            ),
+            (
+                cut,
+                "ends inside the decisions: 1 decisions of 16 bytes need 16 bytes after the \
+                 count, 13 follow",
+            ),
             (trailing, "1 bytes after the last decision"),
             (answer(header, &[record(2, 0, 0, 1, 0)]), "eligible is 2"),
             (
