@@ -406,8 +406,12 @@ pub fn encode(header: &Map<String, Value>, minors: &[Minor]) -> Result<Vec<u8>, 
         };
         let economic = match m.economic_status.as_deref() {
             None => 0,
-            Some(s) => code_of(&ECONOMIC_STATUSES, s)
-                .ok_or_else(|| bad("economicStatus", format!("{s:?} is not a status")))?,
+            Some(s) => code_of(&ECONOMIC_STATUSES, s).ok_or_else(|| {
+                bad(
+                    "economicStatus",
+                    format!("{s:?} is not one of {}", ECONOMIC_STATUSES.join(", ")),
+                )
+            })?,
         };
         let disability = match m.disability_grade.as_deref() {
             None => 0,
@@ -415,10 +419,12 @@ pub fn encode(header: &Map<String, Value>, minors: &[Minor]) -> Result<Vec<u8>, 
         };
         let mut categories = 0u32;
         for c in &m.categories {
-            let bit = CATEGORIES
-                .iter()
-                .position(|k| k == c)
-                .ok_or_else(|| bad("categories", format!("{c:?} is not a category")))?;
+            let bit = CATEGORIES.iter().position(|k| k == c).ok_or_else(|| {
+                bad(
+                    "categories",
+                    format!("{c:?} is not one of {}", CATEGORIES.join(", ")),
+                )
+            })?;
             categories |= 1 << bit;
         }
         out.extend_from_slice(&[age, sex, economic, disability]);
@@ -669,14 +675,14 @@ mod tests {
                     economic_status: Some("rich".into()),
                     ..Minor::default()
                 },
-                "minors[0].economicStatus",
+                "minors[0].economicStatus: \"rich\" is not one of none, dibao, dibao_edge, tekun",
             ),
             (
                 Minor {
                     categories: vec!["unknown".into()],
                     ..Minor::default()
                 },
-                "minors[0].categories",
+                "minors[0].categories: \"unknown\" is not one of orphan, abandoned,",
             ),
         ];
         for (m, field) in cases {
