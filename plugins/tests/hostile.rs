@@ -313,28 +313,37 @@ async fn hostile_calls_on_the_blocking_pool_leave_async_workers_free() {
     }
 }
 
-/// An ABI 2 plugin that answers with its own input (the echo fixture):
-/// a well-formed frame whose header is not an answer's, refused as bad
-/// output; and one that answers nothing.
-#[test]
-fn abi2_answers_that_are_not_decisions_are_bad_output() {
-    let host = host();
-    let manifest = Manifest {
-        id: "echo".into(),
+/// The manifest of an ABI 2 eligibility test plugin.
+fn abi2_manifest(id: &str) -> Manifest {
+    Manifest {
+        id: id.into(),
         version: "1.0.0".into(),
         kind: Kind::AssistanceEligibility,
         abi: 2,
         description: String::new(),
         input: Default::default(),
         limits: Limits::default(),
-    };
+    }
+}
+
+/// An ABI 2 plugin's stdin for `minors`, with an empty header.
+fn abi2_input(minors: &[shouhu_plugins::eligibility::Minor]) -> Vec<u8> {
+    shouhu_plugins::eligibility::write_input(2, serde_json::Map::new(), minors).unwrap()
+}
+
+/// An ABI 2 plugin that answers with its own input (the echo fixture):
+/// a well-formed frame whose header is not an answer's, refused as bad
+/// output; and one that answers nothing.
+#[test]
+fn abi2_answers_that_are_not_decisions_are_bad_output() {
+    let host = host();
+    let manifest = abi2_manifest("echo");
     let minors = vec![shouhu_plugins::eligibility::Minor {
         id: "m1".into(),
         age: Some(7),
         ..Default::default()
     }];
-    let input =
-        shouhu_plugins::eligibility::write_input(2, serde_json::Map::new(), &minors).unwrap();
+    let input = abi2_input(&minors);
     for (fixture_name, expected) in [
         ("echo", "the header is not the expected JSON"),
         ("empty", "ends inside the header length"),
@@ -355,15 +364,7 @@ fn abi2_answers_that_are_not_decisions_are_bad_output() {
 #[test]
 fn abi2_texts_named_by_every_decision_count_against_the_output_limit() {
     let host = host();
-    let manifest = Manifest {
-        id: "amplify".into(),
-        version: "1.0.0".into(),
-        kind: Kind::AssistanceEligibility,
-        abi: 2,
-        description: String::new(),
-        input: Default::default(),
-        limits: Limits::default(),
-    };
+    let manifest = abi2_manifest("amplify");
     let plugin = host.prepare(&fixture("amplify")).unwrap();
     let decide = |count: usize| {
         let minors: Vec<_> = (0..count)
@@ -373,8 +374,7 @@ fn abi2_texts_named_by_every_decision_count_against_the_output_limit() {
             })
             .collect();
         let ids: Vec<&str> = minors.iter().map(|m| m.id.as_str()).collect();
-        let input =
-            shouhu_plugins::eligibility::write_input(2, serde_json::Map::new(), &minors).unwrap();
+        let input = abi2_input(&minors);
         host.decide("amplify", &manifest, &plugin, &input, &ids)
     };
     // 4,200 bytes of text a decision: 62 fit in the default 256 KiB.
@@ -392,15 +392,7 @@ fn abi2_texts_named_by_every_decision_count_against_the_output_limit() {
 #[test]
 fn an_abi2_dry_run_document_is_held_to_abi1s_input_rules() {
     let host = host();
-    let mut manifest = Manifest {
-        id: "amplify".into(),
-        version: "1.0.0".into(),
-        kind: Kind::AssistanceEligibility,
-        abi: 2,
-        description: String::new(),
-        input: Default::default(),
-        limits: Limits::default(),
-    };
+    let mut manifest = abi2_manifest("amplify");
     let plugin = host.prepare(&fixture("amplify")).unwrap();
     let doc = |minors: serde_json::Value| {
         json!({"abi": 1, "kind": "assistance-eligibility", "asOf": "2026-12-04",
